@@ -222,6 +222,9 @@ up_to_date() {
   done < <(sed -n 's/^file=\([^ ]*\) .*/\1/p' "$dir/.fetched")
 }
 
+# fail_item MESSAGE: record and report an item that could not be fetched.
+fail_item() { FAILURES+=("$1"); warn "$1"; }
+
 human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
 
 # fetch_item SUITE ARCH HOW NAME: download, extract, record. Returns non-zero
@@ -233,7 +236,7 @@ fetch_item() {
   label="$suite/$arch $how $name"
 
   if ! resolve "$suite" "$arch" "$how" "$name"; then
-    FAILURES+=("$label: $R_ERR"); warn "$label: $R_ERR"; return 1
+    fail_item "$label: $R_ERR"; return 1
   fi
   dest="$OUT/$suite/$arch/$R_PKG"
   label="$suite/$arch $R_PKG $R_VER"
@@ -244,37 +247,38 @@ fetch_item() {
     return 0
   fi
 
+  log "[fetching] $label"
   work=$(mktemp -d "$TMPROOT/item.XXXXXX")
   mkdir -p "$work/dl" "$work/x"
   [[ -n "$APT_USER" ]] && chown "$APT_USER" "$work/dl"
   if ! (cd "$work/dl" && apt-get -q download "$R_PKG:$arch=$R_VER") >"$work/download.log" 2>&1; then
     local why
     why=$(grep -E '^E:' "$work/download.log" | head -n1 || true)
-    FAILURES+=("$label: download failed${why:+ ($why)}")
-    warn "$label: download failed"; sed 's/^/  /' "$work/download.log" | tail -n 5 >&2
+    fail_item "$label: download failed${why:+ ($why)}"
+    sed 's/^/  /' "$work/download.log" | tail -n 5 >&2
     rm -rf "$work"; return 1
   fi
   deb=$(find "$work/dl" -maxdepth 1 -name '*.deb' | head -n1)
-  [[ -n "$deb" ]] || { FAILURES+=("$label: no .deb after download"); rm -rf "$work"; return 1; }
+  [[ -n "$deb" ]] || { fail_item "$label: no .deb after download"; rm -rf "$work"; return 1; }
 
   # Find the members we want from the package's content list: regular files
-  # ./boot/vmlinuz-* and any *.efi / *.efi.signed (field 6 of `dpkg-deb -c`).
+  # ./boot/vmlinuz-* and any *.efi / *.efi.signed (field 6 of `dpkg-deb -c`,
+  # whose lines look like `ls -l`; none of these paths contains a space).
   members=$(dpkg-deb -c "$deb" | awk '$1 ~ /^-/ {print $6}' \
             | grep -E '^\./(boot/vmlinuz-[^/]+|.*\.efi(\.signed)?)$' || true)
   if [[ -z "$members" ]]; then
-    FAILURES+=("$label: no vmlinuz/EFI files in the package")
-    warn "$label: no vmlinuz/EFI files in the package"; rm -rf "$work"; return 1
+    fail_item "$label: no vmlinuz/EFI files in the package"; rm -rf "$work"; return 1
   fi
   # Duplicate basenames would collide once flattened.
   if [[ -n "$(xargs -n1 basename <<<"$members" | sort | uniq -d)" ]]; then
-    FAILURES+=("$label: duplicate basenames among $(tr '\n' ' ' <<<"$members")")
+    fail_item "$label: duplicate basenames among $(tr '\n' ' ' <<<"$members")"
     rm -rf "$work"; return 1
   fi
   # Extract only those members (the data tarball is streamed once).
   local -a mlist
   mapfile -t mlist <<<"$members"
   if ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/x" --no-same-owner -- "${mlist[@]}"; then
-    FAILURES+=("$label: extraction failed"); rm -rf "$work"; return 1
+    fail_item "$label: extraction failed"; rm -rf "$work"; return 1
   fi
   rm -f "$deb" # keep no .deb around
 
@@ -288,7 +292,6 @@ fetch_item() {
     echo "suite=$suite"
     echo "arch=$arch"
   } > "$tmpout/.fetched"
-  log "[fetched] $label"
   for f in "${mlist[@]}"; do
     base=$(basename "$f")
     mv "$work/x/$f" "$tmpout/$base"
@@ -337,6 +340,7 @@ done
 # Manifest: every file recorded by a .fetched file currently in the cache
 # (including packages fetched by earlier runs of another set), sorted by path.
 # ---------------------------------------------------------------------------
+# shellcheck disable=SC2016 # JavaScript, not shell
 OUT="$OUT" node --input-type=module -e '
 import { readFileSync, readdirSync, writeFileSync, existsSync, statSync, renameSync } from "node:fs";
 import { createHash } from "node:crypto";

@@ -92,7 +92,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 
   try {
     if (command === "inspect") {
-      const { layers } = inspect(bytes);
+      const { layers } = await inspect(bytes);
       if (values.json) {
         io.out(JSON.stringify({ file, layers: layers.map(layerJson) }, null, 2));
       } else {

@@ -23,6 +23,11 @@ export const ERROR_CODES = {
   unsupported: "the input uses a feature kimage does not implement",
   "unknown-format": "no format in the probe table recognises the input",
 
+  // codecs
+  "codec-corrupt": "compressed data is corrupt (a bad header, reference or code)",
+  "codec-checksum": "a checksum of the compressed stream does not match its data",
+  "codec-size-mismatch": "the decompressed size differs from the size the container states",
+
   // PE/COFF headers
   "pe-bad-dos-magic": "the file does not start with the MZ signature",
   "pe-bad-lfanew": "e_lfanew points outside the file or into the DOS header",

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { inspect, authenticodeDigest } from "kimage";
- * const { layers } = inspect(bytes);
+ * const { layers } = await inspect(bytes);
  * const { hex } = await authenticodeDigest(bytes, "sha256");
  * ```
  *
@@ -19,10 +19,11 @@ export * from "./hash/index.js";
 export * from "./formats/types.js";
 export { FORMATS, inspect, probeFormat, type InspectOptions, type InspectResult } from "./formats/table.js";
 export * from "./pecoff/spec.js";
-export { parsePe, probePe, PE_LAYER, type PeFile, type Section, type NamedDataDirectory, type ParsePeOptions } from "./pecoff/parse.js";
+export { parsePe, probePe, sectionByName, sectionData, PE_LAYER, type PeFile, type Section, type NamedDataDirectory, type ParsePeOptions } from "./pecoff/parse.js";
 export { parseCertificateTable, type CertificateTable, type WinCertificate } from "./pecoff/certificates.js";
 export * from "./pecoff/authenticode.js";
 export { parseSbat, type SbatEntry, MAX_SBAT_ENTRIES, MAX_SBAT_BYTES } from "./pecoff/sbat.js";
 export { classifyStub, type StubKind } from "./pecoff/stub.js";
 export { peFormat, peLayer, describeCertificate } from "./pecoff/format.js";
 export * from "./signature/pkcs7-info.js";
+export * from "./codecs/types.js";

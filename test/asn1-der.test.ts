@@ -4,7 +4,9 @@ import {
   TAG,
   children,
   childrenCount,
+  compareSetOfEncodings,
   ctxTag,
+  isSetOfSorted,
   expect as expectTag,
   parseDer,
   readBitString,
@@ -130,7 +132,7 @@ describe("readTlv", () => {
 
   it("rejects non-minimal lengths as not DER", () => {
     // long form for a value < 128
-    expectCode(() => readTlv(b(0x04, 0x81, 0x01, 0xaa), 0), "asn1-not-der", 1);
+    expectCode(() => readTlv(rawTlv([0x04], [0x81, 0x01], [0xaa]), 0), "asn1-not-der", 1);
     // leading zero length octet
     expectCode(() => readTlv(b(0x04, 0x82, 0x00, 0x80, ...new Array(0x80).fill(0)), 0), "asn1-not-der");
     // two octets where one suffices
@@ -219,8 +221,8 @@ describe("children / walkDer / parseDer", () => {
 
   it("walks in pre-order", () => {
     const seen: number[] = [];
-    walkDer(parseDer(seq(int(1), set(nul(), bool(true)), octet(b()))), { visit: (t) => seen.push(t.tag) });
-    expect(seen).toEqual([0x30, 0x02, 0x31, 0x05, 0x01, 0x04]);
+    walkDer(parseDer(seq(int(1), set(bool(true), nul()), octet(b()))), { visit: (t) => seen.push(t.tag) });
+    expect(seen).toEqual([0x30, 0x02, 0x31, 0x01, 0x05, 0x04]);
   });
 
   it("checks DER content rules deep in the tree", () => {
@@ -233,8 +235,18 @@ describe("children / walkDer / parseDer", () => {
     expectCode(() => parseDer(seq(timeString(0x17, "2401010000Z"))), "asn1-not-der"); // UTCTime without seconds
     expectCode(() => parseDer(seq(b(0x03, 0x02, 0x01, 0x01))), "asn1-not-der"); // unused bit set
     expectCode(() => parseDer(seq(b(0x2c, 0x03, 0x0c, 0x01, 0x41))), "asn1-not-der"); // constructed UTF8String
+    expectCode(() => parseDer(seq(set(int(2), int(1)))), "asn1-not-der"); // SET OF out of order
+    expect(() => parseDer(set(int(1), int(1), int(2)))).not.toThrow(); // equal elements are fine
     // ...but only structure when asked.
     expect(walkDer(parseDer(seq(seq(b(0x02, 0x02, 0x00, 0x01))), 0, { validate: false }), { checkPrimitives: false })).toBe(3);
+  });
+
+  it("orders SET OF encodings as X.690 11.6 says (zero-padded comparison)", () => {
+    expect(compareSetOfEncodings(b(1), b(1, 0))).toBe(0);
+    expect(compareSetOfEncodings(b(1), b(1, 1))).toBeLessThan(0);
+    expect(compareSetOfEncodings(b(2), b(1, 0xff))).toBeGreaterThan(0);
+    expect(isSetOfSorted(children(parseDer(set(int(1), int(300)))))).toBe(true);
+    expect(isSetOfSorted(children(parseDer(seq(int(300), int(1)))))).toBe(false);
   });
 
   it("expect() checks the tag with a chosen code", () => {

@@ -299,3 +299,21 @@ describe("CVE-2013-3900: data after the DER inside dwLength", () => {
     expect(f[0]?.offset).toBe(loc(junk, "Certificate[0].bCertificate") + DUMMY_DER.length + 1);
   });
 });
+
+describe("sections by name and .sbat", () => {
+  it("finds sections by name and parses .sbat rows", async () => {
+    const { sectionByName, sectionData, parseSbat } = await import("../src/index.js");
+    const csv = "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nlinux,1,Debian,linux,6.1,https://www.debian.org/\n";
+    const sbat = new TextEncoder().encode(csv);
+    const built = buildPe({ sections: [{ name: ".text", data: 0x100 }, { name: ".sbat", data: sbat, characteristics: 0x40000040 }] });
+    const pe = parsePe(built.bytes);
+    const s = sectionByName(pe, ".sbat");
+    expect(s?.index).toBe(1);
+    expect(new TextDecoder().decode(sectionData(pe, s!).subarray(0, sbat.length))).toBe(csv);
+    expect(parseSbat(pe)).toEqual([
+      { component_name: "sbat", component_generation: 1, vendor_name: "SBAT Version", vendor_package_name: "sbat", vendor_version: "1", vendor_url: "https://github.com/rhboot/shim/blob/main/SBAT.md" },
+      { component_name: "linux", component_generation: 1, vendor_name: "Debian", vendor_package_name: "linux", vendor_version: "6.1", vendor_url: "https://www.debian.org/" },
+    ]);
+    expect(sectionByName(pe, ".nope")).toBeUndefined();
+  });
+});

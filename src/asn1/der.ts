@@ -731,9 +731,51 @@ function checkUniversal(t: Tlv): void {
   }
 }
 
+/**
+ * Compares two encodings the way DER orders SET OF components (X.690 11.6):
+ * as octet strings, the shorter one padded at its end with zero octets.
+ * Returns a negative number, zero or a positive number.
+ */
+export function compareSetOfEncodings(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+/** True when `items` are in DER SET OF order (ascending encodings). */
+export function isSetOfSorted(items: readonly Tlv[]): boolean {
+  for (let i = 1; i < items.length; i++) {
+    if (compareSetOfEncodings((items[i - 1] as Tlv).raw, (items[i] as Tlv).raw) > 0) return false;
+  }
+  return true;
+}
+
+function checkSetOrder(t: Tlv, kids: readonly Tlv[]): void {
+  for (let i = 1; i < kids.length; i++) {
+    const k = kids[i] as Tlv;
+    if (compareSetOfEncodings((kids[i - 1] as Tlv).raw, k.raw) > 0) {
+      fail(
+        "asn1-not-der",
+        `SET at 0x${t.offset.toString(16)}: element at 0x${k.offset.toString(16)} is out of DER SET OF order`,
+        k.offset,
+        t.limits.layer,
+      );
+    }
+  }
+}
+
 /** Options of {@link walkDer}. */
 export interface WalkOptions {
-  /** Also check DER content rules of universal primitives (default true). */
+  /**
+   * Also check the DER content rules (default true): universal primitives'
+   * contents (see readers), primitive/constructed forms, and SET elements in
+   * ascending encoding order (X.690 11.6; every SET in CMS and X.509 is a
+   * SET OF).
+   */
   checkPrimitives?: boolean;
   /** Called for every TLV in depth-first pre-order. */
   visit?: (tlv: Tlv) => void;
@@ -761,6 +803,7 @@ export function walkDer(root: Tlv, opts: WalkOptions = {}): number {
     opts.visit?.(t);
     if (t.constructed) {
       const kids = children(t);
+      if (check && t.tag === TAG.SET) checkSetOrder(t, kids);
       for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i] as Tlv);
     }
   }

@@ -37,6 +37,8 @@ export const OID = {
   signingTime: "1.2.840.113549.1.9.5",
   /** id-countersignature attribute: `1.2.840.113549.1.9.6`. */
   counterSignature: "1.2.840.113549.1.9.6",
+  /** PKCS#9 sequenceNumber attribute (used by osslsigncode in nested signatures): `1.2.840.113549.1.9.25.4`. */
+  sequenceNumber: "1.2.840.113549.1.9.25.4",
   /** S/MIME capabilities attribute: `1.2.840.113549.1.9.15`. */
   smimeCapabilities: "1.2.840.113549.1.9.15",
   /** ESS signing-certificate-v2 attribute (RFC 5035): `1.2.840.113549.1.9.16.2.47`. */

@@ -54,7 +54,7 @@ export function probeFormat(
  * @throws KimageError `unknown-format` when no format accepts the input, or
  *   any parse error of a layer.
  */
-export function inspect(bytes: Uint8Array, options: InspectOptions = {}): InspectResult {
+export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): Promise<InspectResult> {
   const formats = options.formats ?? FORMATS;
   const maxDepth = options.maxDepth ?? 16;
   const layers: Layer[] = [];
@@ -64,7 +64,7 @@ export function inspect(bytes: Uint8Array, options: InspectOptions = {}): Inspec
   for (let depth = 0; depth < maxDepth; depth++) {
     const f = probeFormat(cur, formats, seen);
     if (!f) break;
-    const layer = f.parse(cur, { offset });
+    const layer = await f.parse(cur, { offset });
     layers.push(layer);
     if (!layer.payload) break;
     const same = layer.payload.bytes === cur || (layer.payload.bytes.buffer === cur.buffer && layer.payload.bytes.byteOffset === cur.byteOffset && layer.payload.bytes.length === cur.length);

@@ -54,6 +54,6 @@ export interface FormatModule {
   description: string;
   /** Cheap check on the first bytes; never throws. */
   probe(bytes: Uint8Array): boolean;
-  /** Full parse into a layer. */
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer;
+  /** Full parse into a layer (async: a layer may decompress its payload). */
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer | Promise<Layer>;
 }

@@ -439,3 +439,13 @@ function checkSectionLayout(
     end = Math.max(end, s.PointerToRawData + s.SizeOfRawData);
   }
 }
+
+/** The first section whose name is `name` (long names resolved), or undefined. */
+export function sectionByName(pe: PeFile, name: string): Section | undefined {
+  return pe.sections.find((s) => s.Name === name);
+}
+
+/** The raw bytes of a section (a view, no copy): `SizeOfRawData` bytes at `PointerToRawData`. */
+export function sectionData(pe: PeFile, section: Section): Uint8Array {
+  return pe.bytes.subarray(section.PointerToRawData, section.PointerToRawData + section.SizeOfRawData);
+}

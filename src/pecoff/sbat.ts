@@ -7,7 +7,7 @@
  */
 
 import type { Finding } from "../errors.js";
-import type { PeFile } from "./parse.js";
+import { sectionByName, type PeFile } from "./parse.js";
 
 /** One SBAT entry, with the field names of SBAT.md. */
 export interface SbatEntry {
@@ -31,7 +31,7 @@ export const MAX_SBAT_BYTES = 64 * 1024;
  * up to the first NUL; malformed lines are reported in `findings`.
  */
 export function parseSbat(pe: PeFile, findings: Finding[] = []): SbatEntry[] | null {
-  const sec = pe.sections.find((s) => s.Name === ".sbat");
+  const sec = sectionByName(pe, ".sbat");
   if (!sec) return null;
   const size = Math.min(sec.VirtualSize || sec.SizeOfRawData, sec.SizeOfRawData, MAX_SBAT_BYTES);
   const raw = pe.bytes.subarray(sec.PointerToRawData, sec.PointerToRawData + size);

@@ -26,6 +26,7 @@ import {
   childrenCount,
   ctxTag,
   expect,
+  isSetOfSorted,
   parseDer,
   readBoolean,
   readInteger,
@@ -55,8 +56,8 @@ export interface ReadAuthenticodeOptions {
   /**
    * Throw instead of reporting: `asn1-trailing-bytes` when anything (even
    * zero padding) follows the DER value, and the first DER content-rule
-   * violation (`asn1-not-der`, `asn1-malformed`) found anywhere in the tree.
-   * Default false.
+   * violation (`asn1-not-der`, `asn1-malformed`) found anywhere in the tree,
+   * including signed attributes out of DER SET OF order. Default false.
    */
   strict?: boolean;
   /** Deepest nesting of nested signatures / timestamps parsed (default 4). */
@@ -125,8 +126,8 @@ export interface TimestampInfo {
   time: Date | undefined;
   /** Subject CN of the timestamping certificate, when it could be matched. */
   signerCN: string | undefined;
-  /** Digest algorithm of the timestamp signer. */
-  digestAlgorithm: DigestAlgorithm;
+  /** Digest algorithm of the (first) timestamp signer; undefined when there is none. */
+  digestAlgorithm: DigestAlgorithm | undefined;
 }
 
 /** What kimage reads from one SignerInfo (RFC 5652 section 5.3). */
@@ -165,6 +166,12 @@ export interface SignerSummary {
   signedAttrsRaw: Uint8Array | undefined;
   /** Absolute offset of the signed attributes TLV, or -1. */
   signedAttrsOffset: number;
+  /**
+   * True when the signed attributes are in DER SET OF order as encoded (or
+   * absent). When false, a verifier that re-encodes them (as OpenSSL does)
+   * hashes different bytes than the signer did.
+   */
+  signedAttrsSorted: boolean;
   /** Dotted OIDs of the signed attributes, in order. */
   signedAttributeTypes: string[];
   /** The contentType signed attribute. */
@@ -201,10 +208,12 @@ export interface AuthenticodeInfo {
   length: number;
   /**
    * True when the input is exactly one DER value (no trailing bytes) and the
-   * whole tree follows the DER content rules.
+   * whole tree, including values nested in OCTET STRINGs that were parsed,
+   * follows the DER content rules. Nested signatures repeat the outermost
+   * signature's value.
    */
   der: boolean;
-  /** The first DER content-rule violation found, when `der` is false for that reason. */
+  /** The first DER content-rule violation found (as `KimageError.toLine()`), if any. */
   derIssue: string | undefined;
   /** Bytes after the DER value (e.g. WIN_CERTIFICATE alignment padding). */
   trailingBytes: number;
@@ -267,6 +276,13 @@ function checkDer(t: Tlv, ctx: Ctx): void {
   }
 }
 
+/** Records a DER content-rule violation found by the PKCS#7 layer (throws it in strict mode). */
+function noteNotDer(ctx: Ctx, message: string, offset: number): void {
+  const e = new KimageError("asn1-not-der", message, { layer: DER_LAYER, offset });
+  if (ctx.strict) throw e;
+  ctx.derIssue ??= e.toLine();
+}
+
 
 function fail(code: ErrorCode, message: string, offset: number): never {
   throw new KimageError(code, message, { layer: DER_LAYER, offset });
@@ -320,6 +336,8 @@ function parseAlgorithmIdentifier(t: Tlv, what: string): { oid: string; paramete
 function parseName(t: Tlv, what: string): { rdns: NameAttribute[][]; text: string; cn: string | undefined } {
   expect(t, TAG.SEQUENCE, what);
   const rdns: NameAttribute[][] = [];
+  const rdnTexts: string[] = [];
+  const parts: string[] = [];
   let cn: string | undefined;
   for (const rdn of children(t)) {
     expect(rdn, TAG.SET, `${what} RelativeDistinguishedName`);
@@ -330,16 +348,19 @@ function parseName(t: Tlv, what: string): { rdns: NameAttribute[][]; text: strin
       expect(atv, TAG.SEQUENCE, `${what} AttributeTypeAndValue`);
       const [typeTlv, valueTlv] = childrenCount(atv, 2, 2, `${what} AttributeTypeAndValue`) as [Tlv, Tlv];
       const type = readOid(typeTlv, `${what} attribute type`);
-      const value = isStringTag(valueTlv.tag) ? readString(valueTlv, `${what} attribute value`) : `#${toHex(valueTlv.raw)}`;
-      if (type === OID.commonName) cn = value;
+      const isText = isStringTag(valueTlv.tag);
+      // RFC 4514 2.4: values that are not strings are written as '#' + hex of their DER.
+      const value = isText ? readString(valueTlv, `${what} attribute value`) : `#${toHex(valueTlv.raw)}`;
+      if (type === OID.commonName && isText) cn = value;
       attrs.push({ type, label: dnAttributeLabel(type) ?? type, value });
+      parts.push(`${dnAttributeLabel(type) ?? type}=${isText ? escapeDn(value) : value}`);
     }
     rdns.push(attrs);
+    rdnTexts.push(parts.join("+"));
+    parts.length = 0;
   }
-  const text = [...rdns]
-    .reverse()
-    .map((rdn) => rdn.map((a) => `${a.label}=${a.value.startsWith("#") && a.label === a.type ? a.value : escapeDn(a.value)}`).join("+"))
-    .join(",");
+  // RFC 4514 2.1: the last RDN of the sequence comes first.
+  const text = rdnTexts.reverse().join(",");
   return { rdns, text, cn };
 }
 
@@ -746,6 +767,12 @@ function parseSignerInfo(t: Tlv, certs: CertificateInfo[], ctx: Ctx, nesting: nu
     fail("asn1-malformed", `SignerInfo: unexpected ${tagName(extra.tag)} at ${at(extra)}`, extra.offset);
   }
 
+  // [0] IMPLICIT SET OF: the generic walker cannot know it is a SET, so check DER order here.
+  const signedAttrsSorted = signedAttrs === undefined || isSetOfSorted(children(signedAttrs));
+  if (!signedAttrsSorted && signedAttrs !== undefined) {
+    noteNotDer(ctx, `signedAttrs at ${at(signedAttrs)} are not in DER SET OF order`, signedAttrs.offset);
+  }
+
   const signedAttributeTypes: string[] = [];
   let contentType: string | undefined;
   let messageDigest: Uint8Array | undefined;
@@ -829,6 +856,7 @@ function parseSignerInfo(t: Tlv, certs: CertificateInfo[], ctx: Ctx, nesting: nu
     signature,
     signedAttrsRaw: signedAttrs?.raw,
     signedAttrsOffset: signedAttrs?.offset ?? -1,
+    signedAttrsSorted,
     signedAttributeTypes,
     contentType,
     messageDigest,
@@ -892,7 +920,7 @@ function parseRfc3161(t: Tlv, ctx: Ctx, nesting: number): TimestampInfo {
     offset: t.offset,
     time,
     signerCN: first?.signerCN,
-    digestAlgorithm: first?.digestAlgorithm ?? "",
+    digestAlgorithm: first?.digestAlgorithm,
   };
 }
 

@@ -162,14 +162,24 @@ export function ia5(s: string): Uint8Array {
   return tlv(0x16, Uint8Array.from(s, (c) => c.charCodeAt(0)));
 }
 
-/** BMPString (UTF-16BE). */
-export function bmp(s: string): Uint8Array {
+/** UTF-16BE bytes of a string (the content of a BMPString). */
+export function utf16be(s: string): Uint8Array {
   const out = new Uint8Array(s.length * 2);
   for (let i = 0; i < s.length; i++) {
     out[2 * i] = s.charCodeAt(i) >> 8;
     out[2 * i + 1] = s.charCodeAt(i) & 0xff;
   }
-  return tlv(0x1e, out);
+  return out;
+}
+
+/** ASCII bytes of a string (the content of an IA5String / PrintableString). */
+export function asciiBytes(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0x7f);
+}
+
+/** BMPString (UTF-16BE). */
+export function bmp(s: string): Uint8Array {
+  return tlv(0x1e, utf16be(s));
 }
 
 function pad2(n: number): string {
