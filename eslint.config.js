@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     files: ["src/**/*.ts"],
-    ignores: ["src/node/**", "src/cli.ts"],
+    ignores: ["src/node/**", "src/cli.ts", "src/cli/**"],
     rules: {
       "no-restricted-imports": [
         "error",

@@ -16,6 +16,14 @@ export interface LayerPayload {
   bytes: Uint8Array;
   /** Absolute offset of the payload in the outermost input, or -1 when it is decoded data. */
   offset: number;
+  /**
+   * For a compressed payload: the decompressed size the container states
+   * (e.g. a le32 size trailer), which the codec layer checks and uses to size
+   * its output.
+   */
+  expectedSize?: number;
+  /** For a compressed payload: the codec the container names, if it names one. */
+  codec?: import("../codecs/types.js").Codec;
 }
 
 /** One layer of an image, from the outermost in. */
