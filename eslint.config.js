@@ -17,6 +17,13 @@ export default tseslint.config(
     },
   },
   {
+    // Scripts and tests run under Node.
+    files: ["scripts/**", "test/**"],
+    languageOptions: {
+      globals: { Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", performance: "readonly", crypto: "readonly", fetch: "readonly" },
+    },
+  },
+  {
     files: ["src/**/*.ts"],
     ignores: ["src/node/**", "src/cli.ts", "src/cli/**"],
     rules: {

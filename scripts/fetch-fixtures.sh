@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Fetch real Debian kernel images and EFI binaries into fixtures/real/ (git-ignored).
+# Fetch real Debian files into fixtures/real/ (git-ignored): kernel images of
+# nine architectures (bookworm, trixie, sid), EFI binaries (shim, GRUB, fwupd),
+# and a few small companions from the same packages (kernel configs, one
+# module, one device tree blob) plus the Microsoft UEFI certificates.
 #
 #   npm run fixtures                       # default set: everything listed below
 #   FIXTURES_SET=minimal npm run fixtures  # only the bookworm amd64 signed kernel
+#   FIXTURES_SET=riscv64,loong64 npm run fixtures  # the items of those architectures
 #   FIXTURES_REFRESH=1 npm run fixtures    # force a refresh of the package lists
 #   FIXTURES_MIRROR=http://.../debian      # use another Debian mirror
 #
@@ -12,9 +16,12 @@
 # setup is neither read nor modified, and the script works as root or not.
 #
 # Output:
-#   fixtures/real/<suite>/<arch>/<package>/<basename>   the extracted files
+#   fixtures/real/<suite>/<arch>/<package>/<basename>   the extracted files (the member path
+#                                                       with / as _ if two share a basename)
 #   fixtures/real/<suite>/<arch>/<package>/.fetched     what was fetched (lets a rerun skip it)
 #   fixtures/real/manifest.json                         sorted array describing every file
+#     {path, package, version, suite, arch, kind, signedPackage, sha256}; kind is
+#     kernel | efi | config | module | dtb | cert (from the member's name)
 #
 # Exit status: 0 when at least one fixture is present (a warning is printed when
 # the minimal set is missing), 1 when nothing at all could be fetched, 2 on usage
@@ -36,24 +43,62 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die()  { printf 'error: %s\n' "$*" >&2; exit 2; }
 
 # ---------------------------------------------------------------------------
-# What to fetch. One item per line: "<suite> <arch> <how> <name>".
-#   kernel   <name> is a metapackage (linux-image-amd64); its Depends names the
-#            signed image package linux-image-<abi>-<flavour>.
-#   unsigned same metapackage; fetches linux-image-<abi>-<flavour>-unsigned.
+# What to fetch. One item per line:
+#   "<suite> <arch> <how> <name>[?] [<member-regex>...]"
+#   kernel   <name> is a metapackage (linux-image-amd64). Its Depends names the
+#            image package linux-image-<abi>-<flavour>: the signed one where
+#            Debian signs that architecture's kernels (amd64, arm64, i386), the
+#            plain one elsewhere. Since Debian's 7.x kernels (sid) that package
+#            is empty and Depends on linux-binary-<abi>-<flavour>, which holds
+#            usr/lib/modules/<ver>/vmlinuz: the chain is followed.
+#   unsigned same metapackage; fetches linux-image-<abi>-<flavour>-unsigned
+#            (linux-binary-unsigned-<abi>-<flavour> for 7.x kernels).
 #   pkg      <name> is the binary package itself.
+# A trailing '?' on <name> marks a package that may legitimately be absent from
+# that suite: it is then reported as absent, not as missing.
+#
+# Extracted from every package: kernel images (boot/vmlinuz-*, boot/vmlinux-*,
+# usr/lib/modules/<ver>/vmlinuz[.unsigned]) and EFI binaries (*.efi,
+# *.efi.signed). Each further column is an extended regex matched against a
+# whole member path (without the leading ./); the first member matching it is
+# extracted too, and a regex matching nothing is reported as missing.
+# Arch-independent packages (Architecture: all) are fetched via amd64.
+# The apt sources and architectures are derived from this table (all suites
+# and architectures of ALL_ITEMS, whatever FIXTURES_SET says).
 # ---------------------------------------------------------------------------
+CFG='boot/config-[^/]+'                                  # kind config
+NLS='.*/kernel/fs/nls/nls_iso8859-1\.ko(\.(xz|zst|gz))?' # kind module (one small module)
+DTB='.*/arm/juno\.dtb'                                    # kind dtb (one device tree)
+CERTS='usr/lib/python3/dist-packages/virt/firmware/certs' # kind cert (PEM, kept as is)
 MINIMAL_ITEMS=(
-  "bookworm amd64 kernel linux-image-amd64"
+  "bookworm amd64 kernel linux-image-amd64 $CFG $NLS"
 )
 ALL_ITEMS=(
   "${MINIMAL_ITEMS[@]}"
   "bookworm amd64 unsigned linux-image-amd64"
-  "bookworm arm64 kernel   linux-image-arm64"
+  "bookworm arm64 kernel   linux-image-arm64 $CFG $DTB"
   "bookworm arm64 unsigned linux-image-arm64"
-  "trixie   amd64 kernel   linux-image-amd64"
+  "trixie   amd64 kernel   linux-image-amd64 $CFG $NLS"
   "trixie   amd64 unsigned linux-image-amd64"
-  "trixie   arm64 kernel   linux-image-arm64"
+  "trixie   arm64 kernel   linux-image-arm64 $CFG $DTB"
   "trixie   arm64 unsigned linux-image-arm64"
+  # Other architectures' kernels. Formats: i386 bzImage (PE32), armhf zImage
+  # (PE), ppc64el ELF vmlinux, s390x image (not PE), riscv64 Image (PE),
+  # loong64 EFI zboot (PE, "zimg" at offset 4), arm64 16K-page Image (PE).
+  "bookworm i386    kernel linux-image-686 $CFG"
+  "trixie   i386    kernel linux-image-686? $CFG" # trixie ships no i386 kernel
+  "bookworm armhf   kernel linux-image-armmp $CFG"
+  "trixie   armhf   kernel linux-image-armmp $CFG"
+  "bookworm ppc64el kernel linux-image-powerpc64le $CFG"
+  "trixie   ppc64el kernel linux-image-powerpc64le $CFG"
+  "bookworm s390x   kernel linux-image-s390x $CFG"
+  "trixie   s390x   kernel linux-image-s390x $CFG"
+  "trixie   arm64   kernel linux-image-arm64-16k $CFG"
+  "trixie   riscv64 kernel linux-image-riscv64 $CFG"
+  # sid: 7.x kernels (image only: linux-binary-* packages hold no config).
+  "sid      arm64   kernel linux-image-arm64-16k"
+  "sid      riscv64 kernel linux-image-riscv64"
+  "sid      loong64 kernel linux-image-loong64"
   # Microsoft-signed shim, Debian-signed MokManager/fallback, and unsigned shim.
   "bookworm amd64 pkg shim-signed"
   "bookworm amd64 pkg shim-helpers-amd64-signed"
@@ -68,11 +113,31 @@ ALL_ITEMS=(
   # fwupd EFI helpers; the arm64 one has a gap between sections.
   "trixie   amd64 pkg fwupd-amd64-signed"
   "trixie   arm64 pkg fwupd-arm64-signed"
+  # Microsoft UEFI CA / KEK / Windows PCA certificates (PEM with a text dump
+  # before the BEGIN line), from virt-firmware (Architecture: all).
+  "trixie   amd64 pkg python3-virt-firmware $CERTS/MicrosoftCorporationUEFICA2011\.pem $CERTS/MicrosoftUEFICA2023\.pem $CERTS/MicrosoftCorporationKEKCA2011\.pem $CERTS/MicrosoftCorporationKEK2KCA2023\.pem $CERTS/MicrosoftWindowsProductionPCA2011\.pem $CERTS/WindowsUEFICA2023\.pem"
 )
+
+# item_arch ITEM: the architecture column of an item.
+item_arch() { local -a f; read -r -a f <<<"$1"; printf '%s\n' "${f[1]}"; }
+
 case "$SET" in
   minimal) ITEMS=("${MINIMAL_ITEMS[@]}") ;;
   all|"")  ITEMS=("${ALL_ITEMS[@]}") ;;
-  *) die "FIXTURES_SET must be 'minimal' or 'all' (got '$SET')" ;;
+  *)
+    # A comma-separated list of architectures: the items of 'all' for those.
+    KNOWN_ARCHS=" $(for i in "${ALL_ITEMS[@]}"; do item_arch "$i"; done | sort -u | tr '\n' ' ')"
+    IFS=, read -r -a WANT <<<"$SET"
+    ((${#WANT[@]})) || die "FIXTURES_SET is empty"
+    for a in "${WANT[@]}"; do
+      [[ "$KNOWN_ARCHS" == *" $a "* ]] \
+        || die "FIXTURES_SET must be 'minimal', 'all' or a comma-separated list of:$KNOWN_ARCHS(got '$SET')"
+    done
+    ITEMS=()
+    for i in "${ALL_ITEMS[@]}"; do
+      [[ ",$SET," == *",$(item_arch "$i"),"* ]] && ITEMS+=("$i")
+    done
+    ;;
 esac
 
 # ---------------------------------------------------------------------------
@@ -104,12 +169,28 @@ SKIPPED=0       # packages already present
 # ---------------------------------------------------------------------------
 mkdir -p "$APTDIR"/{etc/apt.conf.d,etc/preferences.d,etc/sources.list.d,state/lists/partial,cache/archives/partial,log}
 [[ -e "$APTDIR/state/status" ]] || : > "$APTDIR/state/status"
-SOURCES="deb [signed-by=$KEYRING] $MIRROR bookworm main
-deb [signed-by=$KEYRING] $MIRROR trixie main"
+# One source line per suite, restricted to the architectures ALL_ITEMS uses in
+# that suite (e.g. loong64 only from sid), so that no unused list is fetched.
+# check-valid-until=no: sid's Release expires after a week, and a stale mirror
+# or snapshot must not make sid unusable (the signatures are still checked).
+declare -A SUITE_ARCHS=()
+SUITES=() ARCHS=(amd64) # amd64 is apt's native architecture here
+for item in "${ALL_ITEMS[@]}"; do
+  read -r -a f <<<"$item"
+  [[ -n "${SUITE_ARCHS[${f[0]}]+x}" ]] || { SUITES+=("${f[0]}"); SUITE_ARCHS[${f[0]}]=""; }
+  [[ ",${SUITE_ARCHS[${f[0]}]}," == *",${f[1]},"* ]] || SUITE_ARCHS[${f[0]}]+="${SUITE_ARCHS[${f[0]}]:+,}${f[1]}"
+  [[ " ${ARCHS[*]} " == *" ${f[1]} "* ]] || ARCHS+=("${f[1]}")
+done
+SOURCES=""
+for suite in "${SUITES[@]}"; do
+  SOURCES+="deb [signed-by=$KEYRING arch=${SUITE_ARCHS[$suite]} check-valid-until=no] $MIRROR $suite main"$'\n'
+done
+SOURCES=${SOURCES%$'\n'}
+APT_ARCHS=$(printf '"%s"; ' "${ARCHS[@]}")
 LIST_STAMP="$APTDIR/lists.updated" # touched after each successful update
 if [[ "$(cat "$APTDIR/etc/sources.list" 2>/dev/null)" != "$SOURCES" ]]; then
   printf '%s\n' "$SOURCES" > "$APTDIR/etc/sources.list"
-  rm -f "$LIST_STAMP" # new sources (FIXTURES_MIRROR): the lists must be refetched
+  rm -f "$LIST_STAMP" # new sources (FIXTURES_MIRROR, new items): the lists must be refetched
 fi
 cat > "$APTDIR/apt.conf" <<EOF
 Dir::Etc "$APTDIR/etc";
@@ -123,7 +204,7 @@ Dir::Cache::pkgcache "pkgcache.bin";
 Dir::Cache::srcpkgcache "";
 Dir::Log "$APTDIR/log";
 APT::Architecture "amd64";
-APT::Architectures { "amd64"; "arm64"; };
+APT::Architectures { ${APT_ARCHS% }};
 Acquire::Languages "none";
 Acquire::GzipIndexes "true";
 Acquire::Retries "2";
@@ -143,18 +224,21 @@ if [[ "$REFRESH" == 1 ]] || [[ ! -e "$LIST_STAMP" ]] \
   need_update=1
 fi
 if [[ $need_update == 1 ]]; then
-  log "Refreshing package lists (bookworm + trixie, amd64 + arm64)..."
+  log "Refreshing package lists ($(for s in "${SUITES[@]}"; do printf '%s: %s; ' "$s" "${SUITE_ARCHS[$s]}"; done | sed 's/; $//'))..."
+  update_start=$(date +%s)
   ok=0
   for attempt in 1 2; do
     # apt-get update exits 0 on some fetch failures (e.g. network errors), so
     # its messages are checked as well.
     if apt-get -q update >"$APTDIR/log/update.log" 2>&1 \
-       && ! grep -qE '^[WE]: (Failed to fetch|Some index files failed)' "$APTDIR/log/update.log"; then
+       && ! grep -qE '^(E: |W: (Failed to fetch|Some index files failed))' "$APTDIR/log/update.log"; then
       ok=1; break
     fi
     warn "apt-get update failed (attempt $attempt); see ${APTDIR#"$ROOT_DIR"/}/log/update.log"
     grep -E '^(E|W):' "$APTDIR/log/update.log" | sed 's/^/  /' >&2 || true
   done
+  log "  took $(( $(date +%s) - update_start ))s; lists: $(du -sh "$APTDIR/state/lists" | cut -f1)," \
+      "package cache: $(du -sh "$APTDIR/cache/pkgcache.bin" 2>/dev/null | cut -f1)"
   if [[ $ok == 1 ]]; then
     touch "$LIST_STAMP"
   else
@@ -178,44 +262,81 @@ fi
 # field NAME: print the value of a deb822 field from the first stanza on stdin.
 field() { awk -v f="$1" 'BEGIN{FS=": "} $0==""{exit} $1==f{sub(/^[^:]*: /,""); print; exit}'; }
 
+# depends: the package names in the Depends field of the record on stdin, one
+# a line (alternatives included, versions and :any dropped).
+depends() { field Depends | tr ',|' '\n' | sed 's/^ *//; s/[ (].*//; s/:any$//'; }
+
 # show PKG ARCH SUITE: the package record of PKG:ARCH in SUITE.
 show() { apt-cache show "$1:$2/$3" 2>/dev/null; }
 
-# resolve SUITE ARCH HOW NAME: sets R_PKG and R_VER (R_ERR on failure).
+# resolve SUITE ARCH HOW NAME: sets R_PKG, R_VER and R_SIGNED (true when the
+# package is built from a *-signed source such as linux-signed-amd64). On
+# failure sets R_ERR, and R_ABSENT=1 when a package does not exist at all.
 declare -A KERNEL_CACHE=()
 resolve() {
-  local suite=$1 arch=$2 how=$3 name=$4 rec dep
-  R_PKG="" R_VER="" R_ERR=""
+  local suite=$1 arch=$2 how=$3 name=$4 rec img bin src
+  R_PKG="" R_VER="" R_SIGNED=false R_ERR="" R_ABSENT=0
   case "$how" in
     kernel|unsigned)
       local key="$suite/$arch/$name"
       if [[ -z "${KERNEL_CACHE[$key]:-}" ]]; then
         if ! rec=$(show "$name" "$arch" "$suite") || [[ -z "$rec" ]]; then
-          R_ERR="$name:$arch not found in $suite"; return 1
+          R_ERR="$name:$arch not found in $suite"; R_ABSENT=1; return 1
         fi
         # Depends: linux-image-6.1.0-50-amd64 (= 6.1.176-1)
-        dep=$(field Depends <<<"$rec" | tr ',' '\n' | sed 's/^ *//; s/[ (].*//; s/:any$//' \
-              | grep -E '^linux-image-' | head -n1 || true)
-        [[ -n "$dep" ]] || { R_ERR="no linux-image-* dependency in $name ($suite/$arch)"; return 1; }
-        KERNEL_CACHE[$key]=$dep
+        img=$(depends <<<"$rec" | grep -E '^linux-image-' | head -n1 || true)
+        [[ -n "$img" ]] || { R_ERR="no linux-image-* dependency in $name ($suite/$arch)"; return 1; }
+        # 7.x: linux-image-7.2.13+deb14-loong64 is empty and
+        # Depends: ..., linux-binary-7.2.13+deb14-loong64 (= 7.2.13-1), ...
+        if rec=$(show "$img" "$arch" "$suite") && [[ -n "$rec" ]]; then
+          bin=$(depends <<<"$rec" | grep -E '^linux-binary-' | head -n1 || true)
+          [[ -n "$bin" ]] && img=$bin
+        fi
+        KERNEL_CACHE[$key]=$img
       fi
       R_PKG=${KERNEL_CACHE[$key]}
-      [[ "$how" == unsigned ]] && R_PKG="$R_PKG-unsigned"
+      if [[ "$how" == unsigned ]]; then
+        case "$R_PKG" in
+          linux-binary-*) R_PKG="linux-binary-unsigned-${R_PKG#linux-binary-}" ;;
+          *) R_PKG="$R_PKG-unsigned" ;;
+        esac
+      fi
       ;;
     pkg) R_PKG=$name ;;
   esac
   if ! rec=$(show "$R_PKG" "$arch" "$suite") || [[ -z "$rec" ]]; then
-    R_ERR="$R_PKG:$arch not found in $suite"; return 1
+    R_ERR="$R_PKG:$arch not found in $suite"; R_ABSENT=1; return 1
   fi
   R_VER=$(field Version <<<"$rec")
   [[ -n "$R_VER" ]] || { R_ERR="no version for $R_PKG:$arch in $suite"; return 1; }
+  # Source: linux-signed-amd64 (6.1.176+1)   (absent when named as the package)
+  src=$(field Source <<<"$rec"); src=${src%% *}; src=${src:-$R_PKG}
+  if [[ "$src" =~ (^|-)signed(-|$) ]]; then R_SIGNED=true; fi
 }
 
-# up_to_date DIR VERSION: DIR/.fetched records VERSION and all its files exist.
+# kind_of PATH: the manifest kind of a member, from its name ("" if unknown).
+kind_of() {
+  case "${1##*/}" in
+    vmlinuz|vmlinux|vmlinuz[-.]*|vmlinux[-.]*) echo kernel ;;
+    *.efi|*.efi.signed) echo efi ;;
+    *.pem) echo cert ;;
+    config-*) echo config ;;
+    *.ko|*.ko.*) echo module ;;
+    *.dtb) echo dtb ;;
+    *) echo "" ;;
+  esac
+}
+
+# Members extracted from every package (paths without the leading ./).
+BASE_MEMBERS_RE='boot/vmlinu[xz]-[^/]+|usr/lib/modules/[^/]+/vmlinuz(\.unsigned)?|.*\.efi(\.signed)?'
+
+# up_to_date DIR VERSION SPEC: DIR/.fetched records VERSION and SPEC (the
+# extra member regexes) and all its files exist.
 up_to_date() {
-  local dir=$1 ver=$2 f
+  local dir=$1 ver=$2 spec=$3 f
   [[ -f "$dir/.fetched" ]] || return 1
   grep -qxF "version=$ver" "$dir/.fetched" || return 1
+  [[ "$(sed -n 's/^spec=//p' "$dir/.fetched")" == "$spec" ]] || return 1
   grep -q '^file=' "$dir/.fetched" || return 1
   while IFS= read -r f; do
     [[ -s "$dir/$f" ]] || return 1
@@ -227,22 +348,33 @@ fail_item() { FAILURES+=("$1"); warn "$1"; }
 
 human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
 
-# fetch_item SUITE ARCH HOW NAME: download, extract, record. Returns non-zero
-# (after adding to FAILURES) when anything goes wrong.
+# fetch_item SUITE ARCH HOW NAME[?] [REGEX...]: download, extract, record.
+# Returns non-zero (after adding to FAILURES) when anything goes wrong.
 fetch_item() {
   local suite=$1 arch=$2 how=$3 name=$4
-  local slot label dest work deb members tmpout base kind signed f sz
+  shift 4
+  local -a extras=("$@")
+  local optional=0 slot label spec dest work deb tmpout base kind signed f sz re m
+  [[ "$name" == *\? ]] && { optional=1; name=${name%\?}; }
   slot="$suite/$arch/$how:$name"
   label="$suite/$arch $how $name"
+  spec="${extras[*]}"
 
   if ! resolve "$suite" "$arch" "$how" "$name"; then
+    if [[ $optional == 1 && $R_ABSENT == 1 ]]; then
+      ABSENT+=("$label: $R_ERR"); log "[absent] $label ($R_ERR)"; return 0
+    fi
     fail_item "$label: $R_ERR"; return 1
   fi
   dest="$OUT/$suite/$arch/$R_PKG"
   label="$suite/$arch $R_PKG $R_VER"
+  RESOLVED+=("$suite/$arch $how $name -> $R_PKG $R_VER")
 
-  if up_to_date "$dest" "$R_VER"; then
+  if up_to_date "$dest" "$R_VER" "$spec"; then
     log "[cached] $label"
+    while IFS= read -r re; do
+      fail_item "$label: no member matches $re"
+    done < <(sed -n 's/^missing=//p' "$dest/.fetched")
     SKIPPED=$((SKIPPED + 1))
     return 0
   fi
@@ -261,26 +393,48 @@ fetch_item() {
   deb=$(find "$work/dl" -maxdepth 1 -name '*.deb' | head -n1)
   [[ -n "$deb" ]] || { fail_item "$label: no .deb after download"; rm -rf "$work"; return 1; }
 
-  # Find the members we want from the package's content list: regular files
-  # ./boot/vmlinuz-* and any *.efi / *.efi.signed (field 6 of `dpkg-deb -c`,
-  # whose lines look like `ls -l`; none of these paths contains a space).
-  members=$(dpkg-deb -c "$deb" | awk '$1 ~ /^-/ {print $6}' \
-            | grep -E '^\./(boot/vmlinuz-[^/]+|.*\.efi(\.signed)?)$' || true)
-  if [[ -z "$members" ]]; then
-    fail_item "$label: no vmlinuz/EFI files in the package"; rm -rf "$work"; return 1
+  # Decompress the data archive once (listing and extracting a .deb each cost
+  # a full decompression); keep no .deb around.
+  if ! dpkg-deb --fsys-tarfile "$deb" > "$work/data.tar"; then
+    fail_item "$label: cannot read the package"; rm -rf "$work"; return 1
   fi
-  # Duplicate basenames would collide once flattened.
-  if [[ -n "$(xargs -n1 basename <<<"$members" | sort | uniq -d)" ]]; then
-    fail_item "$label: duplicate basenames among $(tr '\n' ' ' <<<"$members")"
+  rm -f "$deb"
+
+  # Regular files of the data archive (field 6 of `tar -tv`, whose lines look
+  # like `ls -l`; none of the paths we want contains a space).
+  local listing members missing=()
+  listing=$(tar -tvf "$work/data.tar" | awk '$1 ~ /^-/ {print $6}')
+  members=$(grep -E "^\./($BASE_MEMBERS_RE)\$" <<<"$listing" || true)
+  for re in "${extras[@]}"; do
+    m=$(grep -E "^\./($re)\$" <<<"$listing" | head -n1 || true)
+    if [[ -n "$m" ]]; then members+=$'\n'"$m"; else missing+=("$re"); fi
+  done
+  members=$(sed '/^$/d' <<<"$members" | sort -u)
+  if [[ -z "$members" ]]; then
+    fail_item "$label: no kernel image, EFI binary or requested file in the package"
     rm -rf "$work"; return 1
   fi
-  # Extract only those members (the data tarball is streamed once).
-  local -a mlist
+  local -a mlist names
   mapfile -t mlist <<<"$members"
-  if ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/x" --no-same-owner -- "${mlist[@]}"; then
+
+  # File names: the basename, or the whole path with / turned into _ when two
+  # members share a basename.
+  local dups
+  dups=$(for f in "${mlist[@]}"; do basename "$f"; done | sort | uniq -d)
+  names=()
+  for f in "${mlist[@]}"; do
+    base=$(basename "$f")
+    if grep -qxF -- "$base" <<<"$dups"; then base=$(tr / _ <<<"${f#./}"); fi
+    names+=("$base")
+  done
+  if [[ -n "$(printf '%s\n' "${names[@]}" | sort | uniq -d)" ]]; then
+    fail_item "$label: colliding file names among ${mlist[*]}"; rm -rf "$work"; return 1
+  fi
+
+  if ! tar -xf "$work/data.tar" -C "$work/x" --no-same-owner -- "${mlist[@]}"; then
     fail_item "$label: extraction failed"; rm -rf "$work"; return 1
   fi
-  rm -f "$deb" # keep no .deb around
+  rm -f "$work/data.tar"
 
   # Assemble the package directory with a .fetched record, then swap it in.
   tmpout="$work/out"
@@ -291,22 +445,31 @@ fetch_item() {
     echo "version=$R_VER"
     echo "suite=$suite"
     echo "arch=$arch"
+    echo "spec=$spec"
+    for re in "${missing[@]}"; do echo "missing=$re"; done
   } > "$tmpout/.fetched"
-  for f in "${mlist[@]}"; do
-    base=$(basename "$f")
+  local i
+  for i in "${!mlist[@]}"; do
+    f=${mlist[$i]} base=${names[$i]}
+    kind=$(kind_of "$f")
+    if [[ -z "$kind" ]]; then
+      fail_item "$label: no kind for ${f#./} (extend kind_of)"; rm -rf "$work"; return 1
+    fi
+    # EFI binaries: signed when named *.efi.signed. Other files: signed when
+    # the package comes from a *-signed source (signed kernels; their modules
+    # carry module signatures).
+    if [[ "$kind" == efi ]]; then
+      [[ "$base" == *.efi.signed ]] && signed=true || signed=false
+    else
+      signed=$R_SIGNED
+    fi
     mv "$work/x/$f" "$tmpout/$base"
     chmod 0644 "$tmpout/$base"
-    if [[ "$f" == ./boot/vmlinuz-* ]]; then
-      kind=kernel
-      [[ "$how" == kernel ]] && signed=true || signed=false
-    else
-      kind=efi
-      [[ "$base" == *.efi.signed ]] && signed=true || signed=false
-    fi
     echo "file=$base $kind $signed ${f#./}" >> "$tmpout/.fetched"
     sz=$(stat -c %s "$tmpout/$base")
-    log "    $suite/$arch/$R_PKG/$base  ($(human "$sz"), from /${f#./})"
+    log "    $suite/$arch/$R_PKG/$base  ($kind, $(human "$sz"), from /${f#./})"
   done
+  for re in "${missing[@]}"; do fail_item "$label: no member matches $re"; done
   mkdir -p "$(dirname "$dest")"
   rm -rf "$dest"
   mv "$tmpout" "$dest"
@@ -329,11 +492,13 @@ fetch_item() {
 # ---------------------------------------------------------------------------
 # Fetch
 # ---------------------------------------------------------------------------
+ABSENT=()   # optional packages that do not exist in their suite
+RESOLVED=() # "suite/arch how name -> package version"
 log "Fetching fixture set '$SET' (${#ITEMS[@]} packages) into ${OUT#"$ROOT_DIR"/}/"
 for item in "${ITEMS[@]}"; do
-  # shellcheck disable=SC2086
-  set -- $item
-  fetch_item "$1" "$2" "$3" "$4" || true
+  # read, not an unquoted expansion: the regexes must not be globbed.
+  read -r -a f <<<"$item"
+  fetch_item "${f[@]}" || true
 done
 
 # ---------------------------------------------------------------------------
@@ -376,16 +541,25 @@ renameSync(join(out, "manifest.json.tmp"), join(out, "manifest.json"));
 # ---------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------
-read -r NFILES NKERNEL NEFI HAS_MINIMAL < <(node -e '
+# shellcheck disable=SC2016 # JavaScript, not shell
+read -r NFILES HAS_MINIMAL KINDS < <(node -e '
 const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const min = m.some((e) => e.suite === "bookworm" && e.arch === "amd64" && e.kind === "kernel" && e.signedPackage);
-console.log(m.length, m.filter((e) => e.kind === "kernel").length, m.filter((e) => e.kind === "efi").length, min ? 1 : 0);
+const kinds = {};
+for (const e of m) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+console.log(m.length, min ? 1 : 0, Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(", ") || "none");
 ' "$OUT/manifest.json")
 
 log ""
-log "Summary: $NFILES files present in ${OUT#"$ROOT_DIR"/}/ ($NKERNEL kernels, $NEFI EFI binaries);" \
+log "Resolved:"
+for r in "${RESOLVED[@]}"; do log "  $r"; done
+log "Summary: $NFILES files present in ${OUT#"$ROOT_DIR"/}/ ($KINDS);" \
     "$GOT packages fetched now, $SKIPPED already cached; $(( $(date +%s) - START_TS ))s."
 log "Manifest: ${OUT#"$ROOT_DIR"/}/manifest.json"
+if ((${#ABSENT[@]})); then
+  log "Not in the archive (optional, not an error):"
+  for f in "${ABSENT[@]}"; do log "  - $f"; done
+fi
 if ((${#FAILURES[@]})); then
   log "Could not fetch (${#FAILURES[@]}):"
   for f in "${FAILURES[@]}"; do log "  - $f"; done

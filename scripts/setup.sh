@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # npm run setup: everything the test suite needs on a fresh Debian machine.
-#  1. the peer tools the oracle tests compare against, from Debian, only when
-#     missing: pesign, osslsigncode, sbsigntool (sbverify), binutils-multiarch
-#     (objdump for arm64 PE), openssl;
+#  1. from Debian, only when missing: the peer tools the oracle tests compare
+#     against (pesign, osslsigncode, sbsigntool, binutils-multiarch for arm64
+#     PE objdump, openssl), the native codecs (gzip, zstd, xz, lz4, lzop,
+#     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
+#     (arm, misc, x86) with OpenSBI for the boot tests;
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# command-to-check:package pairs; a package is installed only when its command is missing.
 need=()
-command -v pesign >/dev/null || need+=(pesign)
-command -v osslsigncode >/dev/null || need+=(osslsigncode)
-command -v sbverify >/dev/null || need+=(sbsigntool)
+for pair in \
+  pesign:pesign osslsigncode:osslsigncode sbverify:sbsigntool openssl:openssl \
+  gzip:gzip zstd:zstd xz:xz-utils lz4:lz4 lzop:lzop bzip2:bzip2 \
+  dtc:device-tree-compiler cpio:cpio file:file xxd:xxd \
+  chromium:chromium \
+  qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
 dpkg -s binutils-multiarch >/dev/null 2>&1 || need+=(binutils-multiarch)
-command -v openssl >/dev/null || need+=(openssl)
+[ -e /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin ] || need+=(opensbi)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   SUDO=""
@@ -29,7 +37,7 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   }
 else
-  echo "setup: peer tools present (pesign, osslsigncode, sbverify, objdump, openssl)"
+  echo "setup: all Debian tools present"
 fi
 
 bash scripts/fetch-fixtures.sh

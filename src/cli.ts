@@ -13,7 +13,11 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { digestCommand } from "./cli/digest.js";
+import { extractCommand } from "./cli/extract.js";
 import { inspectCommand } from "./cli/inspect.js";
+import { planCommand } from "./cli/plan.js";
+import { signCommand } from "./cli/sign.js";
+import { verifyCommand } from "./cli/verify.js";
 import { UnreadableError, UsageError, type CliIo, type Command } from "./cli/types.js";
 import { isKimageError } from "./errors.js";
 
@@ -24,7 +28,7 @@ export { layerJson, renderTree } from "./cli/render.js";
 export const VERSION = "0.1.0";
 
 /** The commands, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [inspectCommand, digestCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, digestCommand, verifyCommand, extractCommand, planCommand, signCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

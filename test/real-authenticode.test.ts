@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 import { authenticodeDigest, isHashAlgorithm, parsePe, readAuthenticodeInfo, toHex } from "../src/index.js";
 import { nodeHashProvider } from "../src/node/index.js";
 import { flipByte } from "./support/pe-builder.js";
-import { haveTool, readBytes, requireReal, run } from "./support/real.js";
+import { haveTool, isPe, readBytes, requireReal, run } from "./support/real.js";
 
-const files = requireReal("real PE files");
+const files = requireReal("real PE files", (f) => (f.kind === "kernel" || f.kind === "efi") && isPe(f));
 const pesign = files.length > 0 && haveTool("pesign", ["--help"]);
 const hash = { hash: nodeHashProvider };
 

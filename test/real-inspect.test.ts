@@ -2,9 +2,9 @@
 // sections match `objdump -f`/`objdump -h`, and its certificate entries match
 // `pesign -S` (count and signer common names).
 import { describe, expect, it } from "vitest";
-import { haveTool, requireReal, run } from "./support/real.js";
+import { haveTool, isPe, requireReal, run } from "./support/real.js";
 
-const files = requireReal("real PE files");
+const files = requireReal("real PE files", (f) => (f.kind === "kernel" || f.kind === "efi") && isPe(f));
 const tools = files.length > 0 && haveTool("objdump") && haveTool("pesign", ["--help"]);
 
 /** bfd's pei format name for each PE machine name kimage prints. */
@@ -54,8 +54,19 @@ describe.skipIf(!tools)("inspect --json matches objdump and pesign on real files
       if (!pe) throw new Error("no layer");
       expect(pe.format).toBe("pe");
 
+      const signers = pesignSigners(f.abs);
+      expect(pe.certificates.length).toBe(signers.length);
+      expect(pe.certificates.map((c) => c.signers[0]?.commonName)).toEqual(signers);
+      for (const c of pe.certificates) expect(c.type).toBe("PKCS_SIGNED_DATA");
+
+      const bfd = BFD_FORMAT[pe.machine];
+      if (!bfd) {
+        // binutils 2.40 (Debian bookworm) has no pei target for this machine (arm Thumb, RISC-V, LoongArch).
+        expect(["THUMB", "ARMNT", "RISCV64", "LOONGARCH64"]).toContain(pe.machine);
+        return;
+      }
       const od = objdumpSections(f.abs);
-      expect(od.format).toBe(BFD_FORMAT[pe.machine]);
+      expect(od.format).toBe(bfd);
       const imageBase = BigInt(pe.optional.ImageBase);
       // objdump lists every section header; bfd reports min(VirtualSize, SizeOfRawData) as
       // the size of an image section (VirtualSize for uninitialised data with no raw bytes).
@@ -68,10 +79,6 @@ describe.skipIf(!tools)("inspect --json matches objdump and pesign on real files
         if (s.SizeOfRawData > 0) expect(s.PointerToRawData).toBe(o.fileOff);
       });
 
-      const signers = pesignSigners(f.abs);
-      expect(pe.certificates.length).toBe(signers.length);
-      expect(pe.certificates.map((c) => c.signers[0]?.commonName)).toEqual(signers);
-      for (const c of pe.certificates) expect(c.type).toBe("PKCS_SIGNED_DATA");
     });
   }
 });

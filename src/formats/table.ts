@@ -7,11 +7,37 @@
  */
 
 import { KimageError } from "../errors.js";
+import { arm64ImageFormat } from "../arm64/image.js";
+import { bzImageFormat } from "../bzimage/format.js";
+import { elfFormat } from "../elf/format.js";
+import { loongarchImageFormat } from "../loongarch/image.js";
 import { peFormat } from "../pecoff/format.js";
-import type { FormatModule, Layer } from "./types.js";
+import { riscvImageFormat } from "../riscv/image.js";
+import { s390ImageFormat } from "../s390/format.js";
+import { zbootFormat } from "../zboot/format.js";
+import { zImageFormat } from "../zimage/format.js";
+import { compressedFormats } from "./compressed.js";
+import type { FormatModule, Layer, ParseContext } from "./types.js";
 
-/** The probe table, most specific first. Later issues add formats here. */
-export const FORMATS: readonly FormatModule[] = [peFormat];
+/**
+ * The probe table, most specific first; the first module whose probe accepts
+ * the bytes parses them. A PE comes first (the EFI stub wraps the others on
+ * the same bytes); then the formats identified by a header magic at a fixed
+ * offset; ELF; and last the whole-file compressed formats (lzma "alone" has
+ * the weakest header, so it is the very last).
+ */
+export const FORMATS: readonly FormatModule[] = [
+  peFormat,
+  zbootFormat,
+  bzImageFormat,
+  arm64ImageFormat,
+  riscvImageFormat,
+  loongarchImageFormat,
+  zImageFormat,
+  s390ImageFormat,
+  elfFormat,
+  ...compressedFormats,
+];
 
 /** Options for {@link inspect}. */
 export interface InspectOptions {
@@ -19,12 +45,16 @@ export interface InspectOptions {
   formats?: readonly FormatModule[];
   /** Maximum number of layers (default 16). */
   maxDepth?: number;
+  /** How far compressed payloads are decoded; see {@link ParseContext.decode} (default `"full"`). */
+  decode?: "full" | "peek";
 }
 
 /** The result of {@link inspect}. */
 export interface InspectResult {
   /** Layers from the outermost in. */
   layers: Layer[];
+  /** The bytes each layer parsed (`inputs[i]` for `layers[i]`; views or decoded buffers, never copies of views). */
+  inputs: Uint8Array[];
 }
 
 /** The first module of `formats` that accepts `bytes`, skipping ids in `skip`. Never throws. */
@@ -58,22 +88,31 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
   const formats = options.formats ?? FORMATS;
   const maxDepth = options.maxDepth ?? 16;
   const layers: Layer[] = [];
+  const inputs: Uint8Array[] = [];
   let cur = bytes;
   let offset = 0;
+  let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize"> = {};
   let seen = new Set<string>();
   for (let depth = 0; depth < maxDepth; depth++) {
     const f = probeFormat(cur, formats, seen);
     if (!f) break;
-    const layer = await f.parse(cur, { offset });
+    const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", ...hints });
     layers.push(layer);
+    inputs.push(cur);
     if (!layer.payload) break;
     const same = layer.payload.bytes === cur || (layer.payload.bytes.buffer === cur.buffer && layer.payload.bytes.byteOffset === cur.byteOffset && layer.payload.bytes.length === cur.length);
     seen = same ? new Set([...seen, f.id]) : new Set();
-    cur = layer.payload.bytes;
-    offset = layer.payload.offset;
+    const p = layer.payload;
+    cur = p.bytes;
+    offset = p.offset;
+    hints = {
+      ...(p.expectedSize !== undefined ? { expectedSize: p.expectedSize } : {}),
+      ...(p.codec !== undefined ? { codec: p.codec } : {}),
+      ...(p.fileSize !== undefined ? { fileSize: p.fileSize } : {}),
+    };
   }
   if (layers.length === 0) {
     throw new KimageError("unknown-format", "no known format recognises this input", { layer: "inspect", offset: 0 });
   }
-  return { layers };
+  return { layers, inputs };
 }

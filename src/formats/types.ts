@@ -24,6 +24,8 @@ export interface LayerPayload {
   expectedSize?: number;
   /** For a compressed payload: the codec the container names, if it names one. */
   codec?: import("../codecs/types.js").Codec;
+  /** When `bytes` is only a prefix of the payload (a peek decode): the payload's full size. */
+  fileSize?: number;
 }
 
 /** One layer of an image, from the outermost in. */
@@ -48,6 +50,19 @@ export interface Layer {
 export interface ParseContext {
   /** Absolute offset of `bytes[0]` in the outermost input (-1 for decoded data). */
   offset: number;
+  /**
+   * `"full"`: decode compressed payloads completely (extract, plans).
+   * `"peek"`: decode only as much as identifying the next layers needs (a
+   * codec layer may stop early with `partial`); sizes then come from the
+   * container's own fields. Default `"full"`.
+   */
+  decode?: "full" | "peek";
+  /** From the previous layer's payload: the size the container states for the decoded data. */
+  expectedSize?: number;
+  /** From the previous layer's payload: the codec the container names. */
+  codec?: import("../codecs/types.js").Codec;
+  /** When `bytes` is only a prefix of the data (a peek): the data's full size. */
+  fileSize?: number;
 }
 
 /**

@@ -14,3 +14,5 @@ export async function readImage(path: string): Promise<Uint8Array> {
   const b = await readFile(path);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+export { nodeInflater } from "./zlib.js";
+export { nodeCodecProviders } from "./codecs.js";

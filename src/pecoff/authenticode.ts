@@ -88,6 +88,9 @@ function compareSections(a: Section, b: Section): number {
  *   past 2^32 (32-bit peers would wrap).
  */
 export function authenticodeRanges(pe: PeFile, options: AuthenticodeOptions = {}): AuthenticodeLayout {
+  if (pe.fileSize !== undefined) {
+    throw new KimageError("bad-argument", `the PE holds only the first ${pe.bytes.length} of its ${pe.fileSize} bytes; the digest needs all of them`, { layer: PE_LAYER, offset: pe.base });
+  }
   const findings = [...pe.findings];
   const { checksum, certDirectoryEntry } = pe.layout;
   const headersEnd = pe.optional.SizeOfHeaders;

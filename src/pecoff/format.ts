@@ -62,7 +62,8 @@ function bigints(o: object): { [key: string]: JsonValue } {
 export function peLayer(pe: PeFile, offset: number): Layer {
   const findings: Finding[] = [...pe.findings];
   const stub = classifyStub(pe);
-  const sbat = parseSbat(pe, findings);
+  const sbatSection = pe.sections.find((s) => s.Name === ".sbat");
+  const sbat = sbatSection && sbatSection.PointerToRawData + sbatSection.SizeOfRawData <= pe.bytes.length ? parseSbat(pe, findings) : null;
   const certificates = pe.certificateTable?.entries.map(describeCertificate) ?? [];
   const fields: { [key: string]: JsonValue } = {
     machine: machineName(pe.coff.Machine),
@@ -99,9 +100,9 @@ export function peLayer(pe: PeFile, offset: number): Layer {
   };
   const signed = certificates.length;
   const summary = `${pe.format === "pe32" ? "PE32" : "PE32+"} ${machineName(pe.coff.Machine)} ${subsystemName(pe.optional.Subsystem)}, ${pe.sections.length} section(s), ${signed === 0 ? "unsigned" : `${signed} signature(s)`}${stub ? `, EFI stub for ${stub}` : ""}`;
-  const layer: Layer = { format: PE_LAYER, offset, size: pe.bytes.length, summary, fields, findings };
+  const layer: Layer = { format: PE_LAYER, offset, size: pe.fileSize ?? pe.bytes.length, summary, fields, findings };
   // An EFI stub shares its bytes with the format it fronts: the next layer parses the same bytes.
-  if (stub) layer.payload = { bytes: pe.bytes, offset };
+  if (stub) layer.payload = { bytes: pe.bytes, offset, ...(pe.fileSize !== undefined ? { fileSize: pe.fileSize } : {}) };
   return layer;
 }
 
@@ -111,6 +112,6 @@ export const peFormat: FormatModule = {
   description: "PE/COFF image (EFI application, Linux EFI stub)",
   probe: probePe,
   parse(bytes, ctx) {
-    return peLayer(parsePe(bytes, { base: Math.max(ctx.offset, 0) }), ctx.offset);
+    return peLayer(parsePe(bytes, { base: Math.max(ctx.offset, 0), ...(ctx.fileSize !== undefined ? { fileSize: ctx.fileSize } : {}) }), ctx.offset);
   },
 };

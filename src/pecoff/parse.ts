@@ -82,12 +82,20 @@ export interface PeFile {
   certificateTable: CertificateTable | null;
   /** Non-fatal observations; see the module doc. */
   findings: Finding[];
+  /** The image's full size when `bytes` is only a prefix of it (see {@link ParsePeOptions.fileSize}). */
+  fileSize?: number;
 }
 
 /** Options for {@link parsePe}. */
 export interface ParsePeOptions {
   /** Absolute offset of `bytes[0]` in the outermost input (for error offsets). */
   base?: number;
+  /**
+   * When `bytes` is only the start of the image (a peek into a decompressed
+   * payload): the image's full size. Section and table bounds are checked
+   * against it; what lies past `bytes` is not read.
+   */
+  fileSize?: number;
 }
 
 /**
@@ -114,6 +122,9 @@ export function probePe(bytes: Uint8Array): boolean {
 export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile {
   const base = options.base ?? 0;
   const v = new ByteView(bytes, PE_LAYER, base);
+  // Bounds of the image: the bytes given, or the full size of which they are a prefix.
+  const size = options.fileSize !== undefined && options.fileSize > bytes.length ? options.fileSize : bytes.length;
+  const inImage = (off: number, len: number) => off >= 0 && len >= 0 && off <= size - len;
   const findings: Finding[] = [];
   const err = (code: ConstructorParameters<typeof KimageError>[0], msg: string, at: number) =>
     new KimageError(code, msg, { layer: PE_LAYER, offset: base + at });
@@ -228,10 +239,10 @@ export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile
       c + 2,
     );
   }
-  if (optional.SizeOfHeaders > v.length) {
+  if (optional.SizeOfHeaders > size) {
     throw err(
       "pe-headers-size-invalid",
-      `SizeOfHeaders = 0x${optional.SizeOfHeaders.toString(16)} is past the end of the file (0x${v.length.toString(16)})`,
+      `SizeOfHeaders = 0x${optional.SizeOfHeaders.toString(16)} is past the end of the file (0x${size.toString(16)})`,
       o + 60,
     );
   }
@@ -255,10 +266,10 @@ export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile
       NumberOfLinenumbers: v.u16le(s + 34, "NumberOfLinenumbers"),
       Characteristics: v.u32le(s + 36, "Characteristics"),
     };
-    if (sec.SizeOfRawData > 0 && !v.has(sec.PointerToRawData, sec.SizeOfRawData)) {
+    if (sec.SizeOfRawData > 0 && !inImage(sec.PointerToRawData, sec.SizeOfRawData)) {
       throw err(
         "pe-section-out-of-bounds",
-        `section ${i} (${JSON.stringify(sec.Name)}): raw data [0x${sec.PointerToRawData.toString(16)}, +0x${sec.SizeOfRawData.toString(16)}) runs past the end of the file (0x${v.length.toString(16)})`,
+        `section ${i} (${JSON.stringify(sec.Name)}): raw data [0x${sec.PointerToRawData.toString(16)}, +0x${sec.SizeOfRawData.toString(16)}) runs past the end of the file (0x${size.toString(16)})`,
         s + 16,
       );
     }
@@ -271,10 +282,10 @@ export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile
   if (certDirectoryEntry !== null) {
     const dir = dataDirectories[IMAGE_DIRECTORY_ENTRY_SECURITY] as NamedDataDirectory;
     if (dir.VirtualAddress !== 0 && dir.Size !== 0) {
-      if (!v.has(dir.VirtualAddress, dir.Size)) {
+      if (!inImage(dir.VirtualAddress, dir.Size)) {
         throw err(
           "pe-cert-table-out-of-bounds",
-          `certificate table [0x${dir.VirtualAddress.toString(16)}, +0x${dir.Size.toString(16)}) runs past the end of the file (0x${v.length.toString(16)})`,
+          `certificate table [0x${dir.VirtualAddress.toString(16)}, +0x${dir.Size.toString(16)}) runs past the end of the file (0x${size.toString(16)})`,
           certDirectoryEntry,
         );
       }
@@ -285,15 +296,24 @@ export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile
           certDirectoryEntry,
         );
       }
-      if (dir.VirtualAddress + dir.Size !== v.length) {
+      if (dir.VirtualAddress + dir.Size !== size) {
         findings.push({
           code: "cert-table-not-at-end",
           severity: "warning",
           offset: base + certDirectoryEntry,
-          message: `${v.length - dir.VirtualAddress - dir.Size} byte(s) follow the certificate table; the digest hashes up to (file size - table size) as the spec, EDK2 and the kernel do, peers that stop at the table differ`,
+          message: `${size - dir.VirtualAddress - dir.Size} byte(s) follow the certificate table; the digest hashes up to (file size - table size) as the spec, EDK2 and the kernel do, peers that stop at the table differ`,
         });
       }
-      certificateTable = parseCertificateTable(v, dir.VirtualAddress, dir.Size, findings);
+      if (v.has(dir.VirtualAddress, dir.Size)) {
+        certificateTable = parseCertificateTable(v, dir.VirtualAddress, dir.Size, findings);
+      } else {
+        findings.push({
+          code: "cert-table-not-decoded",
+          severity: "info",
+          offset: base + certDirectoryEntry,
+          message: `the certificate table lies past the ${v.length} decoded bytes of this ${size}-byte image (inspect --full decodes it)`,
+        });
+      }
     } else if (dir.VirtualAddress !== 0 || dir.Size !== 0) {
       findings.push({
         code: "cert-directory-half-empty",
@@ -323,6 +343,7 @@ export function parsePe(bytes: Uint8Array, options: ParsePeOptions = {}): PeFile
     },
     certificateTable,
     findings,
+    ...(size > bytes.length ? { fileSize: size } : {}),
   };
 }
 

@@ -4,9 +4,17 @@
  * message when they are absent, and fail instead when KIMAGE_REQUIRE_REAL=1
  * (set by .ci/run), so CI can never pass without them.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+
+/**
+ * What a real file is: a kernel image (`boot/vmlinuz-*`, `boot/vmlinux-*`,
+ * `usr/lib/modules/<ver>/vmlinuz[.unsigned]`; not necessarily PE: ppc64el is
+ * ELF, s390x is neither), an EFI binary, a kernel `config-*`, a kernel module
+ * (`.ko`, `.ko.xz`...), a device tree blob, or a PEM certificate.
+ */
+export type RealKind = "kernel" | "efi" | "config" | "module" | "dtb" | "cert";
 
 /** One entry of fixtures/real/manifest.json. */
 export interface RealFixture {
@@ -15,7 +23,7 @@ export interface RealFixture {
   version: string;
   suite: string;
   arch: string;
-  kind: "kernel" | "efi";
+  kind: RealKind;
   signedPackage: boolean;
   sha256: string;
   /** Absolute path on disk. */
@@ -26,11 +34,41 @@ export const REAL_DIR = fileURLToPath(new URL("../../fixtures/real/", import.met
 const MANIFEST = `${REAL_DIR}manifest.json`;
 const required = process.env.KIMAGE_REQUIRE_REAL === "1";
 
+/** Every manifest entry, present on disk or not; null when there is no manifest. */
+export function realManifest(): RealFixture[] | null {
+  if (!existsSync(MANIFEST)) return null;
+  const list = JSON.parse(readFileSync(MANIFEST, "utf8")) as Omit<RealFixture, "abs">[];
+  return list.map((e) => ({ ...e, abs: REAL_DIR + e.path }));
+}
+
 /** The fetched real files (possibly empty). */
 export function realFixtures(): RealFixture[] {
-  if (!existsSync(MANIFEST)) return [];
-  const list = JSON.parse(readFileSync(MANIFEST, "utf8")) as Omit<RealFixture, "abs">[];
-  return list.map((e) => ({ ...e, abs: REAL_DIR + e.path })).filter((e) => existsSync(e.abs));
+  return (realManifest() ?? []).filter((e) => existsSync(e.abs));
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter). */
+export function readHead(path: string, n: number): Uint8Array {
+  const buf = new Uint8Array(n);
+  const fd = openSync(path, "r");
+  try {
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * True when the file is a PE image ("MZ", then "PE\0\0" at e_lfanew): a
+ * filter for `requireReal` in tests that only handle PE files (the manifest
+ * also lists certificates, configs, modules, DTBs and non-PE kernels).
+ */
+export function isPe(f: Pick<RealFixture, "abs">): boolean {
+  const h = readHead(f.abs, 0x40);
+  if (h.length < 0x40 || h[0] !== 0x4d || h[1] !== 0x5a) return false;
+  const off = new DataView(h.buffer, h.byteOffset, h.byteLength).getUint32(0x3c, true);
+  if (off > 1 << 20) return false;
+  const pe = readHead(f.abs, off + 4).subarray(off);
+  return pe.length === 4 && pe[0] === 0x50 && pe[1] === 0x45 && pe[2] === 0 && pe[3] === 0;
 }
 
 /**

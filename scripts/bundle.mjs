@@ -1,0 +1,19 @@
+// Bundles the browser-safe core (dist/index.js) into one ESM file for
+// browsers: dist/browser/kimage.js. Run by `npm run build` after tsc.
+import { build } from "esbuild";
+
+const r = await build({
+  entryPoints: ["dist/index.js"],
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  outfile: "dist/browser/kimage.js",
+  metafile: true,
+  logLevel: "warning",
+});
+// The core must not reach for Node: esbuild would have failed on a node: import
+// for platform "browser"; also refuse any input from src/node or the CLI.
+for (const input of Object.keys(r.metafile.inputs)) {
+  if (/dist\/(node\/|cli)/.test(input)) throw new Error(`browser bundle pulls in ${input}`);
+}

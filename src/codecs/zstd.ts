@@ -1,0 +1,890 @@
+/**
+ * Zstandard (RFC 8878): an own, bounded, browser-safe decoder for the
+ * frames the kernel build writes (`zstd -22 --ultra --long=27`: 128 MiB
+ * windows, no content size, XXH64 content checksum), verified against the
+ * checksum and stopping at the end of the frame so trailing bytes (the
+ * kernel's le32 size) are left alone.
+ *
+ * Why not the `fzstd` package: given an output buffer it neither reports
+ * how many bytes it wrote nor checks match distances, it throws on bytes
+ * after the last frame, and without a buffer it allocates the frame's
+ * window size straight from the header.
+ *
+ * The whole output stays in one buffer, so the window never needs copying:
+ * a match may reach back to the start of its frame's output. Each block is
+ * decoded in two passes (sequences first, then execution), so its exact
+ * output size is known before any byte is written, and the output buffer,
+ * sized from `expectedSize` or the frame content size when known, is never
+ * over-allocated.
+ *
+ * @module
+ */
+
+import { KimageError, type ErrorCode } from "../errors.js";
+import { OutputBuffer } from "./output.js";
+import type { DecompressOptions, DecompressResult } from "./types.js";
+import { xxh64Parts } from "./xxhash.js";
+
+const LAYER = "zstd";
+
+/** The frame magic 0xFD2FB528 (little-endian). */
+export const ZSTD_MAGIC = 0xfd2fb528;
+
+/** Thrown internally with a scratch-relative position; converted by the caller. */
+class Fail extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly at: number,
+  ) {
+    super(message);
+  }
+}
+
+/** "Block_Maximum_Size is the smallest of Window_Size and 128 KiB" */
+const BLOCK_MAX = 128 << 10;
+/** Scratch padding (bytes) on both sides of a block's copy: bit reads never leave the array. */
+const PAD = 8;
+
+// RFC 8878 3.1.1.3.2.1.1: literals length codes: baseline and extra bits.
+const LL_BASE = Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536);
+const LL_BITS = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+// Match length codes: "codes 0-31: value = code + 3", then baselines with extra bits.
+const ML_BASE = new Int32Array(53);
+const ML_BITS = new Uint8Array(53);
+{
+  for (let i = 0; i < 32; i++) ML_BASE[i] = i + 3;
+  const base = [35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027, 2051, 4099, 8195, 16387, 32771, 65539];
+  const bits = [1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  for (let i = 0; i < base.length; i++) {
+    ML_BASE[32 + i] = base[i] as number;
+    ML_BITS[32 + i] = bits[i] as number;
+  }
+}
+// 3.1.1.3.2.2: predefined distributions (accuracy logs 6, 6, 5).
+const LL_DEFAULT = [4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, -1, -1, -1, -1];
+const ML_DEFAULT = [
+  1, 4, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1,
+  -1, -1,
+];
+const OF_DEFAULT = [1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1];
+
+/** An FSE decoding table: per state, the symbol, the bits to read and the baseline of the next state. */
+interface Fse {
+  log: number;
+  sym: Uint8Array;
+  nb: Uint8Array;
+  base: Int32Array;
+}
+
+/** A Huffman decoding table indexed by the next `bits` bits. */
+interface Huf {
+  bits: number;
+  sym: Uint8Array;
+  nb: Uint8Array;
+}
+
+function highbit(v: number): number {
+  return 31 - Math.clz32(v);
+}
+
+/** Reads `n` (≤ 25) bits starting at bit `p` of `s` (little-endian bit order). */
+function rb(s: Uint8Array, p: number, n: number): number {
+  const b = p >>> 3;
+  return (((s[b] as number) | ((s[b + 1] as number) << 8) | ((s[b + 2] as number) << 16) | ((s[b + 3] as number) << 24)) >>> (p & 7)) & ((1 << n) - 1);
+}
+
+/**
+ * Builds an FSE decoding table from normalized counts (RFC 8878 4.1.1):
+ * "symbols with probability -1 ('less than 1') take the last cells, one
+ * each, with Number_of_Bits = Accuracy_Log and Baseline 0; the others are
+ * spread with position += (tableSize >> 1) + (tableSize >> 3) + 3, skipping
+ * the cells taken; then each cell's next-state counter gives Number_of_Bits
+ * = Accuracy_Log - highbit(counter) and Baseline = (counter << bits) - size".
+ */
+function buildFse(norm: ArrayLike<number>, n: number, log: number, at: number): Fse {
+  const size = 1 << log;
+  const sym = new Uint8Array(size);
+  const nb = new Uint8Array(size);
+  const base = new Int32Array(size);
+  const next = new Uint32Array(n);
+  let high = size - 1;
+  for (let s = 0; s < n; s++) {
+    const c = norm[s] as number;
+    if (c === -1) {
+      sym[high--] = s;
+      next[s] = 1;
+    } else next[s] = c;
+  }
+  const step = (size >>> 1) + (size >>> 3) + 3;
+  const mask = size - 1;
+  let pos = 0;
+  for (let s = 0; s < n; s++) {
+    const c = norm[s] as number;
+    for (let i = 0; i < c; i++) {
+      sym[pos] = s;
+      do pos = (pos + step) & mask;
+      while (pos > high);
+    }
+  }
+  if (pos !== 0) throw new Fail("codec-corrupt", "FSE table spread does not end at position 0", at);
+  for (let i = 0; i < size; i++) {
+    const s = sym[i] as number;
+    const c = next[s] as number;
+    next[s] = c + 1;
+    const bits = log - highbit(c);
+    nb[i] = bits;
+    base[i] = (c << bits) - size;
+  }
+  return { log, sym, nb, base };
+}
+
+const PREDEFINED: { ll: Fse; ml: Fse; of: Fse } = {
+  ll: buildFse(LL_DEFAULT, LL_DEFAULT.length, 6, 0),
+  ml: buildFse(ML_DEFAULT, ML_DEFAULT.length, 6, 0),
+  of: buildFse(OF_DEFAULT, OF_DEFAULT.length, 5, 0),
+};
+
+/**
+ * Reads an FSE table description (RFC 8878 4.1.1) from the forward
+ * bitstream at byte `p` (limit `end`); returns the table and the byte after
+ * it. "Accuracy_Log = low 4 bits + 5; then each symbol's probability, in a
+ * variable number of bits that shrinks as the remaining total falls; a
+ * probability of 0 is followed by 2-bit repeat flags for more zeros (3:
+ * another flag follows); values are probability + 1, so 0 means -1 ('less
+ * than 1'); the remaining total must end at exactly 1".
+ */
+function readFse(s: Uint8Array, p: number, end: number, maxLog: number, maxSym: number): [Fse, number] {
+  const start = p * 8;
+  let bp = start;
+  const log = rb(s, bp, 4) + 5;
+  bp += 4;
+  if (log > maxLog) throw new Fail("codec-corrupt", `FSE accuracy log ${log} exceeds ${maxLog}`, p);
+  const norm = new Int16Array(256);
+  let remaining = (1 << log) + 1;
+  let threshold = 1 << log;
+  let bits = log + 1;
+  let sym = 0;
+  while (remaining > 1) {
+    if (sym > maxSym) throw new Fail("codec-corrupt", "FSE table description has too many symbols", p);
+    const max = 2 * threshold - 1 - remaining;
+    let count: number;
+    const low = rb(s, bp, bits - 1);
+    if (low < max) {
+      count = low;
+      bp += bits - 1;
+    } else {
+      count = rb(s, bp, bits);
+      if (count >= threshold) count -= max;
+      bp += bits;
+    }
+    count--;
+    remaining -= count < 0 ? -count : count;
+    norm[sym++] = count;
+    if (count === 0) {
+      for (;;) {
+        const r = rb(s, bp, 2);
+        bp += 2;
+        sym += r;
+        if (sym > maxSym + 1) throw new Fail("codec-corrupt", "FSE zero-probability run past the last symbol", p);
+        if (r !== 3) break;
+      }
+    }
+    if (bp > end * 8) throw new Fail("codec-corrupt", "FSE table description runs past its section", p);
+    while (remaining < threshold && threshold > 1) {
+      bits--;
+      threshold >>>= 1;
+    }
+  }
+  if (remaining !== 1) throw new Fail("codec-corrupt", "FSE probabilities do not add up", p);
+  const next = (bp + 7) >>> 3;
+  if (next > end) throw new Fail("codec-corrupt", "FSE table description runs past its section", p);
+  return [buildFse(norm, sym, log, p), next];
+}
+
+/**
+ * The start of a backward bitstream ending at byte `end`: "the last byte
+ * holds a final 1-bit marker above the last bits; a last byte of 0 is
+ * invalid". Returns the bit position just below the marker.
+ */
+function backStart(s: Uint8Array, end: number, at: number): number {
+  const last = s[end - 1] as number;
+  if (last === 0) throw new Fail("codec-corrupt", "bitstream's last byte has no end marker", at);
+  return (end - 1) * 8 + highbit(last);
+}
+
+/**
+ * Reads a Huffman tree description (RFC 8878 4.2.1) at byte `p`; returns
+ * the table and the byte after it. "Header byte < 128: that many bytes of
+ * FSE-compressed weights (two interleaved states, accuracy log ≤ 6); ≥ 128:
+ * (byte - 127) weights as 4-bit fields. The last symbol's weight is
+ * implied: the weights' sum of 2^(w-1) is completed to the next power of
+ * two; Number_of_Bits = Max_Number_of_Bits + 1 - weight."
+ */
+function readHuffman(s: Uint8Array, p: number, end: number): [Huf, number] {
+  if (p >= end) throw new Fail("codec-corrupt", "Huffman tree description runs past the literals section", p);
+  const hb = s[p++] as number;
+  const w = new Uint8Array(256);
+  let n = 0;
+  if (hb < 128) {
+    const sEnd = p + hb;
+    if (sEnd > end) throw new Fail("codec-corrupt", "Huffman weights run past the literals section", p);
+    const [t, q] = readFse(s, p, sEnd, 6, 255);
+    if (q >= sEnd) throw new Fail("codec-corrupt", "Huffman weights have no bitstream", q);
+    const lo = q * 8;
+    let bp = backStart(s, sEnd, sEnd - 1);
+    const read = (k: number): number => {
+      bp -= k;
+      // bits below the stream's start read as zeros; overflow is detected by the caller
+      if (bp >= lo) return rb(s, bp, k);
+      if (bp + k <= lo) return 0;
+      return rb(s, lo, k - (lo - bp)) << (lo - bp);
+    };
+    let s1 = read(t.log);
+    let s2 = read(t.log);
+    // zstd's two-state loop: a symbol, its state update; on overflow the
+    // other state's symbol is the last.
+    for (;;) {
+      if (n > 254) throw new Fail("codec-corrupt", "too many Huffman weights", p);
+      w[n++] = t.sym[s1] as number;
+      s1 = (t.base[s1] as number) + read(t.nb[s1] as number);
+      if (bp < lo) {
+        w[n++] = t.sym[s2] as number;
+        break;
+      }
+      if (n > 254) throw new Fail("codec-corrupt", "too many Huffman weights", p);
+      w[n++] = t.sym[s2] as number;
+      s2 = (t.base[s2] as number) + read(t.nb[s2] as number);
+      if (bp < lo) {
+        w[n++] = t.sym[s1] as number;
+        break;
+      }
+    }
+    p = sEnd;
+  } else {
+    n = hb - 127;
+    const bytes = (n + 1) >>> 1;
+    if (p + bytes > end) throw new Fail("codec-corrupt", "Huffman weights run past the literals section", p);
+    for (let i = 0; i < n; i++) {
+      const b = s[p + (i >>> 1)] as number;
+      w[i] = i & 1 ? b & 15 : b >>> 4;
+    }
+    p += bytes;
+  }
+  if (n > 255) throw new Fail("codec-corrupt", "too many Huffman weights", p);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const x = w[i] as number;
+    if (x > 11) throw new Fail("codec-corrupt", "Huffman weight above 11", p);
+    if (x) sum += 1 << (x - 1);
+  }
+  if (sum === 0) throw new Fail("codec-corrupt", "Huffman weights are all zero", p);
+  const bits = highbit(sum) + 1;
+  const rest = (1 << bits) - sum;
+  if (rest & (rest - 1)) throw new Fail("codec-corrupt", "Huffman weights do not complete a power of two", p);
+  if (bits > 11) throw new Fail("codec-corrupt", "Huffman codes longer than 11 bits", p);
+  w[n++] = highbit(rest) + 1;
+  // Cells by code length, longest codes (weight 1) first; within one length by symbol.
+  const size = 1 << bits;
+  const sym = new Uint8Array(size);
+  const nb = new Uint8Array(size);
+  const start = new Uint32Array(bits + 2);
+  const count = new Uint32Array(bits + 2);
+  for (let i = 0; i < n; i++) {
+    const x = w[i] as number;
+    if (x) count[x] = (count[x] as number) + 1;
+  }
+  let pos = 0;
+  for (let x = 1; x <= bits; x++) {
+    start[x] = pos;
+    pos += (count[x] as number) << (x - 1);
+  }
+  if (pos !== size) throw new Fail("codec-corrupt", "Huffman table does not fill its code space", p);
+  for (let i = 0; i < n; i++) {
+    const x = w[i] as number;
+    if (!x) continue;
+    const from = start[x] as number;
+    const len = 1 << (x - 1);
+    sym.fill(i, from, from + len);
+    nb.fill(bits + 1 - x, from, from + len);
+    start[x] = from + len;
+  }
+  return [{ bits, sym, nb }, p];
+}
+
+/**
+ * Decodes one Huffman-coded stream `s[from, to)` into exactly `count`
+ * literals at `dst[dp..]`. "Read backward from the marker; each symbol is
+ * found by the next Max_Number_of_Bits bits, and consumes its own
+ * Number_of_Bits; the stream must be consumed exactly."
+ */
+function huffStream(s: Uint8Array, from: number, to: number, h: Huf, dst: Uint8Array, dp: number, count: number): void {
+  if (to <= from) throw new Fail("codec-corrupt", "empty Huffman stream", from);
+  const lo = from * 8;
+  let bp = backStart(s, to, to - 1);
+  const bits = h.bits;
+  const mask = (1 << bits) - 1;
+  const sym = h.sym;
+  const nb = h.nb;
+  const end = dp + count;
+  // fast path: a full peek stays inside the stream
+  while (dp < end && bp - bits >= lo) {
+    const q = bp - bits;
+    const b = q >>> 3;
+    const v = (((s[b] as number) | ((s[b + 1] as number) << 8) | ((s[b + 2] as number) << 16)) >>> (q & 7)) & mask;
+    dst[dp++] = sym[v] as number;
+    bp -= nb[v] as number;
+  }
+  while (dp < end) {
+    // near the start: bits below it read as zeros
+    let v: number;
+    if (bp - bits >= lo) v = rb(s, bp - bits, bits);
+    else if (bp <= lo) v = 0;
+    else v = rb(s, lo, bp - lo) << (bits - (bp - lo));
+    dst[dp++] = sym[v] as number;
+    bp -= nb[v] as number;
+    if (bp < lo) throw new Fail("codec-corrupt", "Huffman stream overrun", from);
+  }
+  if (bp !== lo) throw new Fail("codec-corrupt", "Huffman stream not consumed exactly", from);
+}
+
+/** Per-frame decoder state carried across blocks. */
+interface FrameState {
+  huf: Huf | null;
+  ll: Fse | null;
+  ml: Fse | null;
+  of: Fse | null;
+  rep: number[];
+}
+
+/** Reusable per-call buffers. */
+interface Work {
+  scratch: Uint8Array;
+  lits: Uint8Array;
+}
+
+/** One sequence table (LL, OF or ML) by its compression mode (RFC 8878 3.1.1.3.2.1). */
+function seqTable(
+  mode: number, s: Uint8Array, p: number, end: number, maxLog: number, maxSym: number, predefined: Fse, prev: Fse | null,
+): [Fse, number] {
+  switch (mode) {
+    case 0: // "Predefined_Mode"
+      return [predefined, p];
+    case 1: {
+      // "RLE_Mode: a single byte, the only symbol"
+      if (p >= end) throw new Fail("codec-corrupt", "RLE sequence table runs past the block", p);
+      const v = s[p] as number;
+      if (v > maxSym) throw new Fail("codec-corrupt", "RLE sequence symbol out of range", p);
+      return [{ log: 0, sym: Uint8Array.of(v), nb: Uint8Array.of(0), base: Int32Array.of(0) }, p + 1];
+    }
+    case 2: // "FSE_Compressed_Mode"
+      return readFse(s, p, end, maxLog, maxSym);
+    default: // "Repeat_Mode: the table of the previous block"
+      if (!prev) throw new Fail("codec-corrupt", "repeat mode with no previous sequence table", p);
+      return [prev, p];
+  }
+}
+
+/** Bytes written by the last {@link sequences} call that stopped early (partial output). */
+const FULL = -1;
+
+/**
+ * Makes room for `need` more bytes at `op`: grows `out` (or, in partial
+ * mode at the cap, reports that it is full by returning false).
+ */
+function room(out: OutputBuffer, op: number, need: number): boolean {
+  out.length = op;
+  if (need > out.max - op) {
+    if (!out.partial) throw new Fail("limit", `decompressed output exceeds the limit of ${out.max} bytes`, PAD);
+    return false;
+  }
+  out.ensure(need);
+  return true;
+}
+
+/**
+ * Decodes the `nseq` sequences of the backward bitstream `s[p, end)` and
+ * executes each at once (RFC 8878 3.1.1.3.2.2 and 3.1.1.4): "copy
+ * Literals_Length literals, then Match_Length bytes from Offset back";
+ * after the last sequence, the remaining literals. Updates the repeat
+ * offsets. Returns the new output position, or {@link FULL} when partial
+ * output reached the cap (the bytes up to it are written).
+ */
+function sequences(
+  s: Uint8Array, p: number, end: number, llt: Fse, oft: Fse, mlt: Fse, nseq: number, rep: number[],
+  lits: Uint8Array, lp: number, litEnd: number, out: OutputBuffer, frameStart: number,
+): number {
+  const lo = p * 8;
+  let bp = backStart(s, end, end - 1);
+  // "initial states: Literals_Length, then Offset, then Match_Length, each Accuracy_Log bits"
+  bp -= llt.log;
+  let lls = rb(s, bp, llt.log);
+  bp -= oft.log;
+  let ofs = rb(s, bp, oft.log);
+  bp -= mlt.log;
+  let mls = rb(s, bp, mlt.log);
+  const llSym = llt.sym, llNb = llt.nb, llBase = llt.base;
+  const mlSym = mlt.sym, mlNb = mlt.nb, mlBase = mlt.base;
+  const ofSym = oft.sym, ofNb = oft.nb, ofBase = oft.base;
+  let r1 = rep[0] as number, r2 = rep[1] as number, r3 = rep[2] as number;
+  // a 32-bit container `cw` holding the stream's bits from bit `cq` (byte
+  // aligned): reads take bits just below `bp` from it and reload it (4 byte
+  // loads) only when they would reach below `cq`
+  let cq = 1 << 30;
+  let cw = 0;
+  let buf = out.buf;
+  let op = out.length;
+  for (let i = 0; i < nseq; i++) {
+    // "decode Offset, then Match_Length, then Literals_Length"
+    const oc = ofSym[ofs] as number;
+    const mc = mlSym[mls] as number;
+    const lc = llSym[lls] as number;
+    let ofv: number;
+    if (oc > 24) {
+      // more bits than the 32-bit container holds: two direct reads
+      bp -= oc;
+      ofv = 2 ** oc + rb(s, bp + 16, oc - 16) * 65536 + rb(s, bp, 16);
+    } else {
+      bp -= oc;
+      if (bp < cq) {
+        cq = (((bp + oc) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ofv = (1 << oc) + ((cw >>> (bp - cq)) & ((1 << oc) - 1));
+    }
+    let nbits = ML_BITS[mc] as number;
+    bp -= nbits;
+    if (bp < cq) {
+      cq = (((bp + nbits) >> 3) - 3) << 3;
+      const cb = cq >> 3;
+      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+    }
+    const ml = (ML_BASE[mc] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
+    nbits = LL_BITS[lc] as number;
+    bp -= nbits;
+    if (bp < cq) {
+      cq = (((bp + nbits) >> 3) - 3) << 3;
+      const cb = cq >> 3;
+      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+    }
+    const ll = (LL_BASE[lc] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
+    // Repeat offsets (3.1.1.5): "Offset_Value > 3: offset = value - 3;
+    // otherwise 1-3 select Repeated_Offset1-3, shifted by one when
+    // Literals_Length is 0 (then 3 means Repeated_Offset1 - 1)"
+    let off: number;
+    if (ofv > 3) {
+      off = ofv - 3;
+      r3 = r2;
+      r2 = r1;
+      r1 = off;
+    } else {
+      const idx = ll === 0 ? ofv : ofv - 1;
+      if (idx === 0) off = r1;
+      else if (idx === 1) {
+        off = r2;
+        r2 = r1;
+        r1 = off;
+      } else {
+        off = idx === 2 ? r3 : r1 - 1;
+        if (off === 0) throw new Fail("codec-corrupt", "repeat offset of 0", end - 1);
+        r3 = r2;
+        r2 = r1;
+        r1 = off;
+      }
+    }
+    if (i + 1 < nseq) {
+      // "state updates: Literals_Length, then Match_Length, then Offset"
+      nbits = llNb[lls] as number;
+      bp -= nbits;
+      if (bp < cq) {
+        cq = (((bp + nbits) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      lls = (llBase[lls] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
+      nbits = mlNb[mls] as number;
+      bp -= nbits;
+      if (bp < cq) {
+        cq = (((bp + nbits) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      mls = (mlBase[mls] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
+      nbits = ofNb[ofs] as number;
+      bp -= nbits;
+      if (bp < cq) {
+        cq = (((bp + nbits) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ofs = (ofBase[ofs] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
+    }
+    if (bp < lo) throw new Fail("codec-corrupt", "sequence bitstream overrun", p);
+    // execute
+    if (ll > litEnd - lp) throw new Fail("codec-corrupt", "sequence needs more literals than the block has", p);
+    if (ll + ml > buf.length - op) {
+      if (!room(out, op, ll + ml)) return partialTail(out, op, lits, lp, ll, ml, off, frameStart);
+      buf = out.buf;
+    }
+    if (ll < 16) {
+      for (let j = 0; j < ll; j++) buf[op + j] = lits[lp + j] as number;
+    } else {
+      buf.set(lits.subarray(lp, lp + ll), op);
+    }
+    op += ll;
+    lp += ll;
+    if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+    let from = op - off;
+    if (ml > 32 && off >= ml) {
+      buf.copyWithin(op, from, from + ml);
+      op += ml;
+    } else {
+      const e = op + ml;
+      while (op < e) buf[op++] = buf[from++] as number;
+    }
+  }
+  if (bp !== lo) throw new Fail("codec-corrupt", "sequence bitstream not consumed exactly", p);
+  rep[0] = r1;
+  rep[1] = r2;
+  rep[2] = r3;
+  const rest = litEnd - lp;
+  if (rest > buf.length - op) {
+    if (!room(out, op, rest)) return partialTail(out, op, lits, lp, rest, 0, 1, frameStart);
+    buf = out.buf;
+  }
+  buf.set(lits.subarray(lp, litEnd), op);
+  return op + rest;
+}
+
+/** Partial output at the cap: writes what fits of one sequence and returns {@link FULL}. */
+function partialTail(out: OutputBuffer, op: number, lits: Uint8Array, lp: number, ll: number, ml: number, off: number, frameStart: number): number {
+  out.ensure(out.max - op);
+  const buf = out.buf;
+  const k = Math.min(ll, out.max - op);
+  buf.set(lits.subarray(lp, lp + k), op);
+  op += k;
+  if (k === ll && ml > 0) {
+    if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", PAD);
+    const m = Math.min(ml, out.max - op);
+    for (let j = 0; j < m; j++) buf[op + j] = buf[op - off + j] as number;
+    op += m;
+  }
+  out.length = op;
+  return FULL;
+}
+
+/**
+ * Decodes one compressed block (`s[PAD, PAD + size)` holds it) into
+ * `out`, with matches allowed back to `frameStart`. Returns false when
+ * partial output filled up.
+ */
+function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work, out: OutputBuffer, frameStart: number, blockMax: number): boolean {
+  const end = PAD + size;
+  let p = PAD;
+  // ---- Literals_Section_Header (3.1.1.3.1.1)
+  const b0 = s[p] as number;
+  const ltype = b0 & 3;
+  const sf = (b0 >>> 2) & 3;
+  let regen: number;
+  let csize = 0;
+  let streams = 1;
+  if (ltype < 2) {
+    // Raw / RLE: "Size_Format 00 or 10: 1 byte, 5-bit size; 01: 2 bytes, 12 bits; 11: 3 bytes, 20 bits"
+    if (sf === 0 || sf === 2) {
+      regen = b0 >>> 3;
+      p += 1;
+    } else if (sf === 1) {
+      regen = (b0 >>> 4) + ((s[p + 1] as number) << 4);
+      p += 2;
+    } else {
+      regen = (b0 >>> 4) + ((s[p + 1] as number) << 4) + ((s[p + 2] as number) << 12);
+      p += 3;
+    }
+  } else {
+    // Compressed / Treeless: "00: 1 stream, 10+10 bits in 3 bytes; 01: 4
+    // streams, same; 10: 4 streams, 14+14 bits in 4 bytes; 11: 4 streams, 18+18 bits in 5 bytes"
+    const b1 = s[p + 1] as number, b2 = s[p + 2] as number;
+    if (sf < 2) {
+      streams = sf === 0 ? 1 : 4;
+      regen = (b0 >>> 4) | ((b1 & 0x3f) << 4);
+      csize = (b1 >>> 6) | (b2 << 2);
+      p += 3;
+    } else if (sf === 2) {
+      streams = 4;
+      const b3 = s[p + 3] as number;
+      regen = (b0 >>> 4) | (b1 << 4) | ((b2 & 3) << 12);
+      csize = (b2 >>> 2) | (b3 << 6);
+      p += 4;
+    } else {
+      streams = 4;
+      const b3 = s[p + 3] as number, b4 = s[p + 4] as number;
+      regen = (b0 >>> 4) | (b1 << 4) | ((b2 & 0x3f) << 12);
+      csize = (b2 >>> 6) | (b3 << 2) | (b4 << 10);
+      p += 5;
+    }
+  }
+  if (p > end) throw new Fail("codec-corrupt", "literals section header runs past the block", PAD);
+  if (regen > blockMax) throw new Fail("codec-corrupt", "literals exceed the block maximum size", PAD);
+  let lits: Uint8Array;
+  let lp: number;
+  if (ltype === 0) {
+    if (regen > end - p) throw new Fail("codec-corrupt", "raw literals run past the block", p);
+    lits = s;
+    lp = p;
+    p += regen;
+  } else if (ltype === 1) {
+    if (p >= end) throw new Fail("codec-corrupt", "RLE literal byte runs past the block", p);
+    lits = work.lits;
+    lits.fill(s[p] as number, 0, regen);
+    lp = 0;
+    p += 1;
+  } else {
+    if (csize > end - p) throw new Fail("codec-corrupt", "compressed literals run past the block", p);
+    const cend = p + csize;
+    if (ltype === 2) {
+      const [h, q] = readHuffman(s, p, cend);
+      st.huf = h;
+      p = q;
+    } else if (!st.huf) {
+      throw new Fail("codec-corrupt", "treeless literals with no previous Huffman table", p);
+    }
+    const h = st.huf as Huf;
+    lits = work.lits;
+    lp = 0;
+    if (streams === 1) {
+      huffStream(s, p, cend, h, lits, 0, regen);
+    } else {
+      // "Jump_Table: three u16le stream sizes; the fourth is the rest. Each
+      // of the first three streams regenerates (Regenerated_Size + 3) / 4 bytes"
+      if (cend - p < 6) throw new Fail("codec-corrupt", "jump table runs past the literals", p);
+      const z1 = (s[p] as number) | ((s[p + 1] as number) << 8);
+      const z2 = (s[p + 2] as number) | ((s[p + 3] as number) << 8);
+      const z3 = (s[p + 4] as number) | ((s[p + 5] as number) << 8);
+      const q1 = p + 6, q2 = q1 + z1, q3 = q2 + z2, q4 = q3 + z3;
+      if (q4 > cend) throw new Fail("codec-corrupt", "jump table sizes exceed the literals", p);
+      const per = (regen + 3) >>> 2;
+      const last = regen - 3 * per;
+      if (last < 0) throw new Fail("codec-corrupt", "too few literals for four streams", p);
+      huffStream(s, q1, q2, h, lits, 0, per);
+      huffStream(s, q2, q3, h, lits, per, per);
+      huffStream(s, q3, q4, h, lits, 2 * per, per);
+      huffStream(s, q4, cend, h, lits, 3 * per, last);
+    }
+    p = cend;
+  }
+
+  // ---- Sequences_Section_Header (3.1.1.3.2.1)
+  if (p >= end) throw new Fail("codec-corrupt", "sequences section missing", p);
+  let nseq = s[p++] as number;
+  // "byte0 < 128: Number_of_Sequences = byte0; < 255: ((byte0 - 128) << 8) + byte1; 255: byte1 + (byte2 << 8) + 0x7F00"
+  if (nseq >= 128) {
+    if (nseq < 255) {
+      nseq = ((nseq - 128) << 8) + (s[p] as number);
+      p += 1;
+    } else {
+      nseq = (s[p] as number) + ((s[p + 1] as number) << 8) + 0x7f00;
+      p += 2;
+    }
+  }
+  if (p > end) throw new Fail("codec-corrupt", "sequences header runs past the block", p);
+  if (nseq > 0) {
+    if (p >= end) throw new Fail("codec-corrupt", "sequences header runs past the block", p);
+    const modes = s[p++] as number;
+    // "bits 7-6 Literals_Lengths_Mode, 5-4 Offsets_Mode, 3-2 Match_Lengths_Mode, 1-0 reserved (0)"
+    if (modes & 3) throw new Fail("codec-corrupt", "reserved sequence mode bits set", p - 1);
+    let t: [Fse, number];
+    t = seqTable(modes >>> 6, s, p, end, 9, 35, PREDEFINED.ll, st.ll);
+    const llt = (st.ll = t[0]);
+    t = seqTable((modes >>> 4) & 3, s, t[1], end, 8, 31, PREDEFINED.of, st.of);
+    const oft = (st.of = t[0]);
+    t = seqTable((modes >>> 2) & 3, s, t[1], end, 9, 52, PREDEFINED.ml, st.ml);
+    const mlt = (st.ml = t[0]);
+    p = t[1];
+    if (p >= end) throw new Fail("codec-corrupt", "sequence bitstream missing", p);
+    const start = out.length;
+    const op = sequences(s, p, end, llt, oft, mlt, nseq, st.rep, lits, lp, lp + regen, out, frameStart);
+    if (op === FULL) return false;
+    out.length = op;
+    if (op - start > blockMax) throw new Fail("codec-corrupt", "block decodes to more than the block maximum size", PAD);
+    return true;
+  }
+  if (p !== end) throw new Fail("codec-corrupt", "bytes after a block with no sequences", p);
+  // no sequences: the block is its literals
+  if (regen > out.buf.length - out.length && !room(out, out.length, regen)) {
+    partialTail(out, out.length, lits, lp, regen, 0, 1, frameStart);
+    return false;
+  }
+  out.buf.set(lits.subarray(lp, lp + regen), out.length);
+  out.length += regen;
+  return true;
+}
+
+function u32le(d: Uint8Array, i: number): number {
+  return ((d[i] as number) | ((d[i + 1] as number) << 8) | ((d[i + 2] as number) << 16) | ((d[i + 3] as number) << 24)) >>> 0;
+}
+
+/**
+ * Decompresses Zstandard data: one or more frames (and skippable frames),
+ * stopping at the first bytes that are neither, so trailing data is allowed
+ * and not consumed. The XXH64 content checksum (when the frame has one) and
+ * the frame content size (when stated) are verified.
+ *
+ * Output sizing: `expectedSize`, else the first frame's content size, is the
+ * initial buffer (capped by `maxOutput`); otherwise the buffer doubles as
+ * needed, bounded by `maxOutput`. No allocation follows the window size.
+ *
+ * Errors: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch`,
+ * `truncated`, `unsupported` (dictionaries), `limit`.
+ */
+export function decompressZstd(input: Uint8Array, options: DecompressOptions = {}): DecompressResult {
+  const base = options.base ?? 0;
+  const err = (code: ErrorCode, msg: string, at: number): KimageError =>
+    new KimageError(code, `zstd: ${msg}`, { layer: LAYER, offset: base + at });
+  let out: OutputBuffer | null = null;
+  const checked = new Set<string>();
+  let work: Work | null = null;
+  let pos = 0;
+  let complete = true;
+  let frames = 0;
+  frameLoop: for (;;) {
+    if (input.length - pos < 4) {
+      if (frames === 0) throw err("truncated", "input too short for a zstd magic", pos);
+      break;
+    }
+    const magic = u32le(input, pos);
+    if (magic >>> 4 === 0x184d2a5) {
+      // "Skippable frames: magic 0x184D2A5?, Frame_Size (u32le), user data"
+      if (input.length - pos < 8) throw err("truncated", "skippable frame header runs past the end", pos);
+      const size = u32le(input, pos + 4);
+      if (size > input.length - pos - 8) throw err("truncated", "skippable frame runs past the end", pos);
+      pos += 8 + size;
+      frames++;
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) {
+      if (frames === 0) throw err("codec-corrupt", `not a zstd frame (magic 0x${magic.toString(16)})`, pos);
+      break;
+    }
+    // ---- Frame_Header (3.1.1.1)
+    let p = pos + 4;
+    if (p >= input.length) throw err("truncated", "frame header runs past the end", p);
+    const fhd = input[p++] as number;
+    // "bits 7-6 Frame_Content_Size_Flag, 5 Single_Segment_Flag, 4 unused,
+    // 3 reserved (must be 0), 2 Content_Checksum_Flag, 1-0 Dictionary_ID_Flag"
+    if (fhd & 8) throw err("codec-corrupt", "reserved frame header bit set", p - 1);
+    const fcsFlag = fhd >>> 6;
+    const single = (fhd & 0x20) !== 0;
+    const hasSum = (fhd & 4) !== 0;
+    const didLen = [0, 1, 2, 4][fhd & 3] as number;
+    const fcsLen = fcsFlag === 0 ? (single ? 1 : 0) : ([0, 2, 4, 8][fcsFlag] as number);
+    const hdrLen = (single ? 0 : 1) + didLen + fcsLen;
+    if (input.length - p < hdrLen) throw err("truncated", "frame header runs past the end", p);
+    let windowSize = 0;
+    if (!single) {
+      // "Window_Log = 10 + Exponent; Window_Size = 2^Window_Log + (2^Window_Log / 8) * Mantissa"
+      const wd = input[p++] as number;
+      const wbase = 2 ** (10 + (wd >>> 3));
+      windowSize = wbase + (wbase / 8) * (wd & 7);
+    }
+    let dictId = 0;
+    for (let i = 0; i < didLen; i++) dictId += (input[p + i] as number) * 2 ** (8 * i);
+    p += didLen;
+    if (dictId !== 0) throw err("unsupported", `frame needs dictionary ${dictId}`, p - didLen);
+    let fcs = -1;
+    if (fcsLen > 0) {
+      fcs = 0;
+      for (let i = 0; i < fcsLen; i++) fcs += (input[p + i] as number) * 2 ** (8 * i);
+      // "with 2 bytes, the value is offset by 256"
+      if (fcsLen === 2) fcs += 256;
+      p += fcsLen;
+    }
+    // "Single_Segment_Flag: Window_Size = Frame_Content_Size"
+    if (single) windowSize = fcs;
+    const blockMax = Math.min(windowSize, BLOCK_MAX);
+    if (!out) {
+      const guess = fcs >= 0 ? fcs : Math.min(64 << 20, Math.max(1 << 16, input.length * 4));
+      out = new OutputBuffer(LAYER, options, guess);
+    }
+    work ??= { scratch: new Uint8Array(BLOCK_MAX + 2 * PAD), lits: new Uint8Array(BLOCK_MAX) };
+    const st: FrameState = { huf: null, ll: null, ml: null, of: null, rep: [1, 4, 8] };
+    const frameStart = out.length;
+    // ---- Blocks (3.1.1.2)
+    for (;;) {
+      if (input.length - p < 3) throw err("truncated", "block header runs past the end", p);
+      const bh = (input[p] as number) | ((input[p + 1] as number) << 8) | ((input[p + 2] as number) << 16);
+      // "bit 0 Last_Block, bits 1-2 Block_Type (0 Raw, 1 RLE, 2 Compressed, 3 Reserved), bits 3-23 Block_Size"
+      const last = bh & 1;
+      const type = (bh >>> 1) & 3;
+      const size = bh >>> 3;
+      const data = p + 3;
+      if (type === 3) throw err("codec-corrupt", "reserved block type", p);
+      if (type === 1) {
+        // "RLE_Block: a single byte repeated Block_Size times"
+        if (size > blockMax) throw err("codec-corrupt", "RLE block exceeds the block maximum size", p);
+        if (data >= input.length) throw err("truncated", "block runs past the end", p);
+        const room = out.max - out.length;
+        const k = Math.min(size, room);
+        if (size > room && !out.partial) throw err("limit", `decompressed output exceeds the limit of ${out.max} bytes`, p);
+        out.ensure(k);
+        out.buf.fill(input[data] as number, out.length, out.length + k);
+        out.length += k;
+        p = data + 1;
+        if (k < size) {
+          complete = false;
+          break frameLoop;
+        }
+      } else {
+        if (size > blockMax) throw err("codec-corrupt", "block exceeds the block maximum size", p);
+        if (size > input.length - data) throw err("truncated", "block runs past the end", p);
+        if (type === 0) {
+          const room = out.max - out.length;
+          const k = Math.min(size, room);
+          if (size > room && !out.partial) throw err("limit", `decompressed output exceeds the limit of ${out.max} bytes`, p);
+          out.write(input.subarray(data, data + k));
+          if (k < size) {
+            complete = false;
+            break frameLoop;
+          }
+        } else {
+          if (size === 0) throw err("codec-corrupt", "empty compressed block", p);
+          const s = work.scratch;
+          s.set(input.subarray(data, data + size), PAD);
+          s.fill(0, PAD + size, PAD + size + PAD);
+          let ok: boolean;
+          try {
+            ok = compressedBlock(s, size, st, work, out, frameStart, blockMax);
+          } catch (e) {
+            if (e instanceof Fail) throw err(e.code, e.message, data + Math.max(0, Math.min(size, e.at - PAD)));
+            if (e instanceof KimageError) throw e;
+            throw err("codec-corrupt", `decoder failure: ${e instanceof Error ? e.message : String(e)}`, data);
+          }
+          if (!ok) {
+            complete = false;
+            break frameLoop;
+          }
+        }
+        p = data + size;
+      }
+      if (last) break;
+    }
+    if (hasSum) {
+      // "Content_Checksum: the lowest 4 bytes of XXH64(content, seed 0), little-endian"
+      if (input.length - p < 4) throw err("truncated", "content checksum runs past the end", p);
+      const { lo } = xxh64Parts(out.buf, frameStart, out.length);
+      if (lo !== u32le(input, p)) throw err("codec-checksum", "XXH64 content checksum mismatch", p);
+      checked.add("xxh64");
+      p += 4;
+    }
+    if (fcs >= 0 && out.length - frameStart !== fcs) {
+      throw err("codec-size-mismatch", `frame decoded to ${out.length - frameStart} bytes, its header says ${fcs}`, pos + 5);
+    }
+    pos = p;
+    frames++;
+  }
+  out ??= new OutputBuffer(LAYER, options, 64);
+  if (complete && !options.partial && options.expectedSize !== undefined && out.length !== options.expectedSize) {
+    throw err("codec-size-mismatch", `decoded ${out.length} bytes, expected ${options.expectedSize}`, 0);
+  }
+  return { codec: "zstd", bytes: out.result(), consumed: pos, complete, checked: [...checked] };
+}
