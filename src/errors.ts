@@ -124,6 +124,17 @@ export const ERROR_CODES = {
   "plan-no-hole": "no free, aligned hole satisfies a placement request (kexec_locate_mem_hole: -EADDRNOTAVAIL)",
   // plans (lead)
   "plan-refused": "the kernel's loader would refuse this image or request (with its reason)",
+  // crash plans / digest
+  "crash-no-region": "a crash-kernel plan needs a crash kernel region (crashk_res) and none was given or found in the memory map",
+  "digest-short-read": "a memory reader returned fewer or more bytes than asked while verifying a plan's digest",
+  // riscv / elf plans
+  "plan-elf-rejected": "the ELF kernel fails kexec's ELF checks (kexec_build_elf_info, elf_check_arch) and would be refused",
+  "plan-elf-no-load": "the ELF kernel has no PT_LOAD segment with bytes to load",
+  "plan-elf-misaligned": "a PT_LOAD's p_paddr is not a multiple of max(p_align, PAGE_SIZE): kexec would move it elsewhere",
+  "plan-elf-overlap": "two PT_LOAD segments of the ELF kernel overlap in physical memory",
+  "plan-elf-outside-ram": "a PT_LOAD segment of the ELF kernel does not lie inside one RAM region of the memory map",
+  "plan-elf-excluded": "a PT_LOAD segment of the ELF kernel overlaps a range the caller excluded",
+  "plan-elf-entry": "the ELF entry point lies in no PT_LOAD segment",
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES} for the meanings. */

@@ -122,3 +122,48 @@ describe.skipIf(kernels.length === 0)("kimage inspect identity", () => {
     expect(cli("inspect", kernels[0]?.abs ?? "").out).toMatch(/version: +6\./);
   });
 });
+
+const amd64 = requireReal("amd64 unsigned kernel", (f) => f.arch === "amd64" && f.kind === "kernel" && f.suite === "trixie" && !f.signedPackage);
+
+describe.skipIf(amd64.length === 0)("kimage plan --arch x86_64 and --crash", () => {
+  it("x86_64: segments, the 64-bit entry, and plan.json's digest equals the segments' SHA-256 (data + zero fill)", () => {
+    const out = join(dir, "plan-x86");
+    const r = cli("plan", "--arch", "x86_64", "--kernel", amd64[0]?.abs ?? "", "--cmdline", "console=ttyS0", "--memory", "0:0x9fc00,0x100000:511M", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as { entry: { pc: string; registers: Record<string, string> }; segments: Array<{ name: string; file: string; mem: string; memsz: string }>; digest: { alg: string; sha256: string; regions: Array<{ name: string }> } };
+    expect(plan.segments.map((s) => s.name)).toEqual(["bootparams", "kernel"]);
+    const kernel = plan.segments[1];
+    expect(BigInt(plan.entry.pc)).toBe(BigInt(kernel?.mem ?? "0") + 0x200n);
+    expect(plan.entry.registers.rsi).toBe(plan.segments[0]?.mem);
+    // The purgatory digest, independently: every segment's bytes then zeros up to memsz, in order.
+    const h = createHash("sha256");
+    for (const s of plan.segments) {
+      const bytes = readFileSync(join(out, s.file));
+      h.update(bytes);
+      h.update(new Uint8Array(Number(BigInt(s.memsz)) - bytes.length));
+    }
+    expect(plan.digest.alg).toBe("sha256");
+    expect(plan.digest.sha256).toBe(h.digest("hex"));
+    expect(plan.digest.regions.map((g) => g.name)).toEqual(["bootparams", "kernel"]);
+  });
+
+  it("x86_64 refuses a command line the image cannot take, with the kernel's message", () => {
+    const r = cli("plan", "--arch", "x86_64", "--kernel", amd64[0]?.abs ?? "", "--cmdline", "x".repeat(3000), "--memory", "0x100000:511M");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/plan-refused .*Kernel command line too long/);
+  });
+
+  it.skipIf(arm64.length === 0 || !haveQemu("aarch64"))("arm64 --crash: kind crash, every segment in the region, an elfcorehdr segment", () => {
+    const dtb = join(dir, "virt-crash.dtb");
+    writeFileSync(dtb, dumpVirtDtb("aarch64", 1024));
+    const r = cli("plan", "--arch", "arm64", "--kernel", arm64[0]?.abs ?? "", "--dtb", dtb, "--cmdline", "console=ttyAMA0", "--crash", "0x60000000:256M", "--vmcoreinfo", "0x41000000:4K", "--cpu-note", "0x41001000:0x1a8", "--json");
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(r.out) as { kind: string; segments: Array<{ name: string; mem: string; memsz: string }>; digest: { sha256: string } };
+    expect(plan.kind).toBe("crash");
+    expect(plan.segments.map((s) => s.name)).toContain("elfcorehdr");
+    for (const s of plan.segments) {
+      expect(BigInt(s.mem) >= 0x60000000n && BigInt(s.mem) + BigInt(s.memsz) <= 0x70000000n, s.name).toBe(true);
+    }
+    expect(plan.digest.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

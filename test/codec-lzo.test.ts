@@ -219,7 +219,13 @@ describe("lzo: corrupt input", () => {
 });
 
 /** Offset of the first block in an lzop file written by lzop 1.04 (version ≥ 0x0940, no extra field). */
+/**
+ * End of an lzop header written by lzop >= 0.9.4 without a filter: magic (9),
+ * version, lib_version, version_needed (2 each), method, level (1 each),
+ * flags (4), mode (4), mtime_low, mtime_high (4 each), then name_len at 33,
+ * the name, and the 4-byte header checksum.
+ */
 function headerEnd(z: Uint8Array): number {
-  const nameLen = z[9 + 25] as number;
-  return 9 + 26 + nameLen + 4;
+  const nameLen = z[33] as number;
+  return 34 + nameLen + 4;
 }

@@ -47,7 +47,7 @@ const EXPECTED_CHAIN: Record<string, string[]> = {
   ppc64el: ["elf"],
 };
 /** What follows the codec layer. */
-const INNER: Record<string, string | null> = { amd64: "elf", i386: "elf", armhf: null, s390x: null, ppc64el: null };
+const INNER: Record<string, string | null> = { amd64: "elf", i386: "elf", armhf: "raw", s390x: "raw", ppc64el: null };
 const CODEC: Record<string, Record<string, string>> = {
   bookworm: { amd64: "xz", i386: "xz", armhf: "xz", s390x: "xz" },
   trixie: { amd64: "zstd", i386: "zstd", armhf: "xz", s390x: "zstd" },

@@ -1,15 +1,23 @@
 /**
- * `kimage plan --arch arm64 --kernel FILE [--initrd FILE] [--cmdline STR]
- * [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …]
- * [--seed N] [--out DIR] [--json]`: where every byte goes and how to enter
- * the kernel. `--out DIR` writes `plan.json` and one file per segment.
+ * `kimage plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE]
+ * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
+ * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
+ * [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`: where every
+ * byte goes, how to enter the kernel, and the SHA-256 digest a purgatory
+ * checks. `--out DIR` writes `plan.json` and one file per segment.
  *
  * @module
  */
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { planArm64 } from "../plan/arm64.js";
+import { planArm64, type Arm64CrashInput } from "../plan/arm64.js";
+import { planDigest, type PlanDigest } from "../plan/digest.js";
+import type { CoreNoteRange } from "../plan/elfcore.js";
+import { planRiscv } from "../plan/riscv.js";
+import { planX86_64 } from "../plan/x86.js";
+import { planX86_64Crash } from "../plan/x86-crash.js";
+import { nodeHashProvider } from "../node/hash.js";
 import type { MemoryMap, Range } from "../plan/memory.js";
 import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/memory-parse.js";
 import type { Plan } from "../plan/types.js";
@@ -20,7 +28,7 @@ import { UnreadableError, UsageError, type Command } from "./types.js";
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 /** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
-export function planJson(plan: Plan, files?: string[]): Record<string, unknown> {
+export function planJson(plan: Plan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
   return {
     arch: plan.arch,
     kind: plan.kind,
@@ -35,12 +43,21 @@ export function planJson(plan: Plan, files?: string[]): Record<string, unknown> 
       ...(s.align !== undefined ? { align: hex(s.align) } : {}),
     })),
     bootParams: JSON.parse(JSON.stringify(plan.bootParams, jsonReplacer)) as unknown,
+    ...(digest
+      ? {
+          digest: {
+            alg: digest.alg,
+            sha256: digest.hex,
+            regions: digest.regions.map((r) => ({ name: r.name, start: hex(r.start), len: hex(r.len) })),
+          },
+        }
+      : {}),
     notes: plan.notes,
   };
 }
 
 /** A readable table of the segments, then the entry state and the notes. */
-export function renderPlan(plan: Plan): string {
+export function renderPlan(plan: Plan, digest?: PlanDigest): string {
   const rows = plan.segments.map((s) => [s.name, hex(s.mem), hex(s.mem + s.memsz), hex(s.memsz), String(s.bytes.length)]);
   const head = ["segment", "mem", "end", "memsz", "bytes"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -51,6 +68,7 @@ export function renderPlan(plan: Plan): string {
     ...rows.map(line),
     `entry: pc=${hex(plan.entry.pc)} ${Object.entries(plan.entry.registers).map(([k, v]) => `${k}=${hex(v)}`).join(" ")}`,
     `cmdline: ${JSON.stringify(plan.cmdline)}`,
+    ...(digest ? [`purgatory digest (sha256 over ${digest.regions.length} region(s), data + zero fill): ${digest.hex}`] : []),
     "why:",
     ...plan.notes.map((n) => `  - ${n}`),
   ].join("\n");
@@ -70,7 +88,7 @@ function parseRangeSpec(spec: string): Range {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: "plan --arch arm64 --kernel FILE [--initrd FILE] [--cmdline STR] --dtb FILE [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--seed N] [--out DIR] [--json]",
+  usage: "plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]",
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -82,20 +100,25 @@ export const planCommand: Command = {
     iomem: { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
+    crash: { type: "string" },
+    vmcoreinfo: { type: "string" },
+    "cpu-note": { type: "string", multiple: true },
+    "hart-id": { type: "string" },
     out: { type: "string" },
     json: { type: "boolean", default: false },
   },
   positionals: [],
   async run({ io, values }) {
     const arch = values.arch === undefined ? undefined : String(values.arch);
-    if (arch === undefined) throw new UsageError("plan: --arch is required (arm64)");
-    if (arch !== "arm64") throw new UsageError(`plan: --arch ${arch} is not supported yet (arm64 is)`);
+    if (arch === undefined) throw new UsageError("plan: --arch is required (arm64, riscv64 or x86_64)");
+    if (arch !== "arm64" && arch !== "riscv64" && arch !== "x86_64") throw new UsageError(`plan: --arch must be arm64, riscv64 or x86_64 (got ${arch})`);
     if (values.kernel === undefined) throw new UsageError("plan: --kernel FILE is required");
     if (values.memory !== undefined && values.iomem !== undefined) throw new UsageError("plan: give --memory or --iomem, not both");
-    if (values.dtb === undefined) throw new UsageError("plan: --dtb FILE (the first kernel's device tree) is required for arm64");
+    if (arch !== "x86_64" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (the first kernel's device tree) is required for ${arch}`);
+    if (arch === "x86_64" && values.memory === undefined && values.iomem === undefined) throw new UsageError("plan: --memory SPEC or --iomem FILE is required for x86_64 (its e820 comes from it)");
     const kernel = await readInput(String(values.kernel));
     const initrd = await readOptional(values.initrd);
-    const dtb = await readInput(String(values.dtb));
+    const dtb = await readOptional(values.dtb);
     let memory: MemoryMap | undefined;
     if (values.memory !== undefined) memory = memoryMapFromCli(String(values.memory));
     if (values.iomem !== undefined) {
@@ -116,24 +139,50 @@ export const planCommand: Command = {
         throw new UsageError("--seed must be an integer");
       }
     }
-    const plan = await planArm64({
+    let crash: Arm64CrashInput | undefined;
+    if (values.crash !== undefined) {
+      if (values.vmcoreinfo === undefined) throw new UsageError("plan: --crash needs --vmcoreinfo ADDR:SIZE (/sys/kernel/vmcoreinfo)");
+      const note = (spec: string): CoreNoteRange => {
+        const r = parseRangeSpec(spec);
+        return { addr: r.start, size: r.size };
+      };
+      crash = {
+        region: parseRangeSpec(String(values.crash)),
+        vmcoreinfo: note(String(values.vmcoreinfo)),
+        cpuNotes: ((values["cpu-note"] as string[] | undefined) ?? []).map(note),
+      };
+    }
+    const common = {
       kernel,
-      dtb,
       ...(initrd ? { initrd } : {}),
       ...(values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
-      ...(memory ? { memory } : {}),
       ...(exclude.length > 0 ? { exclude } : {}),
       ...(seed !== undefined ? { seed } : {}),
-    });
+    };
+    let plan: Plan;
+    if (arch === "x86_64") {
+      const mem = memory as MemoryMap;
+      plan = crash
+        ? await planX86_64Crash({ ...common, memory: mem, crash: { region: crash.region as Range, vmcoreinfo: crash.vmcoreinfo, cpuNotes: crash.cpuNotes } })
+        : await planX86_64({ ...common, memory: mem });
+    } else if (arch === "riscv64") {
+      let hartId: bigint | undefined;
+      if (values["hart-id"] !== undefined) hartId = BigInt(String(values["hart-id"]));
+      plan = await planRiscv({ ...common, dtb: dtb as Uint8Array, ...(memory ? { memory } : {}), ...(hartId !== undefined ? { hartId } : {}), ...(crash ? { crash } : {}) } as Parameters<typeof planRiscv>[0]);
+    } else {
+      plan = await planArm64({ ...common, dtb: dtb as Uint8Array, ...(memory ? { memory } : {}), ...(crash ? { crash } : {}) });
+    }
+    if (crash && plan.kind !== "crash") throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
+    const digest = await planDigest(plan, { hash: nodeHashProvider });
     if (values.out !== undefined) {
       const dir = String(values.out);
       await mkdir(dir, { recursive: true });
       const files = plan.segments.map((_, i) => `seg-${i}.bin`);
       await Promise.all(plan.segments.map((s, i) => writeFile(join(dir, files[i] as string), s.bytes)));
-      await writeFile(join(dir, "plan.json"), JSON.stringify(planJson(plan, files), null, 2) + "\n");
+      await writeFile(join(dir, "plan.json"), JSON.stringify(planJson(plan, files, digest), null, 2) + "\n");
       io.err(`kimage: wrote ${dir}/plan.json and ${files.length} segment file(s)`);
     }
-    io.out(values.json ? JSON.stringify(planJson(plan), null, 2) : renderPlan(plan));
+    io.out(values.json ? JSON.stringify(planJson(plan, undefined, digest), null, 2) : renderPlan(plan, digest));
     return 0;
   },
 };

@@ -10,6 +10,7 @@ import { KimageError } from "../errors.js";
 import { arm64ImageFormat } from "../arm64/image.js";
 import { bzImageFormat } from "../bzimage/format.js";
 import { elfFormat } from "../elf/format.js";
+import { rawFormat } from "../identity/raw.js";
 import { loongarchImageFormat } from "../loongarch/image.js";
 import { peFormat } from "../pecoff/format.js";
 import { riscvImageFormat } from "../riscv/image.js";
@@ -47,6 +48,8 @@ export interface InspectOptions {
   maxDepth?: number;
   /** How far compressed payloads are decoded; see {@link ParseContext.decode} (default `"full"`). */
   decode?: "full" | "peek";
+  /** Stop after the first layer of this format (the layers inside it are not parsed or decoded). */
+  stopAfter?: string;
 }
 
 /** The result of {@link inspect}. */
@@ -94,12 +97,17 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
   let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize"> = {};
   let seen = new Set<string>();
   for (let depth = 0; depth < maxDepth; depth++) {
-    const f = probeFormat(cur, formats, seen);
-    if (!f) break;
+    let f = probeFormat(cur, formats, seen);
+    if (!f) {
+      // Decoded bytes that no format recognises are the raw image the container held
+      // (e.g. the arm Image inside a zImage's xz, the s390 kernel): report them as `raw`.
+      if (offset !== -1 || layers.length === 0 || cur.length === 0) break;
+      f = rawFormat;
+    }
     const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", ...hints });
     layers.push(layer);
     inputs.push(cur);
-    if (!layer.payload) break;
+    if (!layer.payload || layer.format === options.stopAfter) break;
     const same = layer.payload.bytes === cur || (layer.payload.bytes.buffer === cur.buffer && layer.payload.bytes.byteOffset === cur.byteOffset && layer.payload.bytes.length === cur.length);
     seen = same ? new Set([...seen, f.id]) : new Set();
     const p = layer.payload;

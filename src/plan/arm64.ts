@@ -14,6 +14,16 @@
  *   device tree blob (dtb) in system RAM; x1 = 0; x2 = 0; x3 = 0", PC = the
  *   kernel image's first byte.
  *
+ * A crash (kdump) plan (`crash` given) follows the same code with
+ * `image->type == KEXEC_TYPE_CRASH`: every buffer is searched only inside the
+ * crash region(s) (kexec_walk_resources walks `crashk_res`); before the
+ * initrd, load_other_segments adds the ELF core header ("load elf core
+ * header": `kbuf.buf_align = SZ_64K;` ("largest supported page size"),
+ * `kbuf.top_down = true`, `buf_min` = the kernel's end), and
+ * of_kexec_alloc_and_setup_fdt adds /chosen `linux,elfcorehdr` (with a
+ * /memreserve/) and `linux,usable-memory-range` = crashk_res (then
+ * crashk_low_res).
+ *
  * @module
  */
 
@@ -22,6 +32,8 @@ import { KimageError } from "../errors.js";
 import { parseFdt } from "../fdt/index.js";
 import { buildKexecDtb } from "./chosen.js";
 import { addBuffer, PLAN_LAYER, ULONG_MAX } from "./allocator.js";
+import { crashElfRam, resolveCrashRegions } from "./crash.js";
+import { buildElfCoreHeaders, type CoreNoteRange } from "./elfcore.js";
 import { checkSegments, memoryMap, regionsOfType, type MemoryMap, type Range, type Segment } from "./memory.js";
 import { memoryMapFromFdt } from "./memory-parse.js";
 import { createRng, type Rng, type Seed } from "./random.js";
@@ -32,6 +44,35 @@ import { innermostImage } from "./unwrap.js";
 export const MIN_KIMG_ALIGN = 0x200000n;
 const SZ_1G = 0x40000000n;
 const SZ_2M = 0x200000n;
+/** The elfcorehdr alignment on arm64: "kbuf.buf_align = SZ_64K;", commented "largest supported page size". */
+export const ARM64_ELFCOREHDR_ALIGN = 0x10000n;
+
+/** What makes an arm64 plan a crash (kdump) plan. */
+export interface Arm64CrashInput {
+  /**
+   * The crash region(s): `crashk_res`, or `[crashk_res, crashk_low_res]`.
+   * Default: the memory map's `crash` regions (highest first).
+   */
+  region?: Range | Range[];
+  /** Per-CPU `crash_notes` (physical address, `sizeof(note_buf_t)`: elfcore.ts `CRASH_NOTE_BYTES`). */
+  cpuNotes: CoreNoteRange[];
+  /** The vmcoreinfo note (`paddr_vmcoreinfo_note()`, `VMCOREINFO_NOTE_SIZE`). */
+  vmcoreinfo: CoreNoteRange;
+  /** The first kernel's text PT_LOAD (arm64 passes `need_kernel_map = true`); omitted when unknown. */
+  kernelText?: { vaddr: bigint; paddr: bigint; size: bigint };
+  /** `PAGE_OFFSET` / `PHYS_OFFSET` of the first kernel for `p_vaddr = __va(paddr)`. */
+  pageOffset?: bigint;
+  physOffset?: bigint;
+  /**
+   * The first kernel's memblock memory (`for_each_mem_range`), crash regions
+   * included. Default: the map's `ram` and `crash` regions merged (a
+   * reserved range without no-map is still memblock memory: pass this to be
+   * exact).
+   */
+  firstKernelRam?: Range[];
+  /** A prebuilt core header to place instead of building one. */
+  elfcorehdr?: Uint8Array;
+}
 
 /** Inputs of an arm64 plan. */
 export interface Arm64PlanInput {
@@ -54,10 +95,20 @@ export interface Arm64PlanInput {
   /** Accept a header the host would refuse (big-endian, unsupported page size) because the target supports it. */
   force?: boolean;
   pageSize?: bigint;
+  /** Plan a crash (kdump) kernel instead of a normal one. */
+  crash?: Arm64CrashInput;
+}
+
+/** The crash part of a placement: the header bytes and the usable ranges. */
+interface CrashPlacement {
+  headers: Uint8Array;
+  usable: Range[];
 }
 
 /**
- * Plans an arm64 kexec load.
+ * Plans an arm64 kexec load (`kind: "normal"`), or with `input.crash` a
+ * kdump load (`kind: "crash"`): segments kernel, elfcorehdr, initrd, dtb, all
+ * inside the crash region(s).
  *
  * @throws KimageError `plan-refused` with the kernel's reason when image_load
  *   would refuse the image, `plan-no-hole` when a segment does not fit, or
@@ -75,9 +126,35 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
   }
   const page = input.pageSize ?? 4096n;
   const fdt = parseFdt(input.dtb);
-  const map = input.memory ?? memoryMapFromFdt(fdt);
+  let map = input.memory ?? memoryMapFromFdt(fdt);
+  let crash: CrashPlacement | undefined;
+  if (input.crash) {
+    const c = input.crash;
+    const cr = resolveCrashRegions(map, c.region);
+    if (cr.regions.length > 2) throw new KimageError("bad-argument", `arm64 has at most two crash regions (crashk_res, crashk_low_res), got ${cr.regions.length}`, { layer: PLAN_LAYER, offset: -1 });
+    const firstRam = c.firstKernelRam ?? regionsOfType(memoryMap([...map.regions.filter((r) => r.type === "ram" || r.type === "crash").map((r) => ({ ...r, type: "ram" as const }))]), "ram");
+    // prepare_elf_headers: for_each_mem_range, then "Exclude crashkernel region" (crashk_res, crashk_low_res)
+    const ram = crashElfRam({ arch: "arm64", ram: firstRam, crash: cr.regions[0]!, ...(cr.regions[1] ? { crashLow: cr.regions[1] } : {}) });
+    const headers =
+      c.elfcorehdr ??
+      buildElfCoreHeaders({
+        arch: "arm64",
+        cpuNotes: c.cpuNotes,
+        vmcoreinfo: c.vmcoreinfo,
+        ram,
+        ...(c.kernelText ? { kernelText: c.kernelText } : {}),
+        ...(c.pageOffset !== undefined ? { pageOffset: c.pageOffset } : {}),
+        ...(c.physOffset !== undefined ? { physOffset: c.physOffset } : {}),
+      });
+    map = cr.map;
+    crash = { headers, usable: cr.regions };
+    notes.push(
+      `crash kernel: every segment inside ${cr.regions.map((r) => `[0x${r.start.toString(16)}, 0x${(r.start + r.size).toString(16)})`).join(" and ")} (crashk_res${cr.regions.length > 1 ? ", crashk_low_res" : ""}); ` +
+        `the ELF core header (${headers.length} bytes) describes ${c.cpuNotes.length} CPU note(s), vmcoreinfo${c.kernelText ? ", the kernel text" : ""} and ${ram.length} RAM range(s) outside the crash region`,
+    );
+  }
   const rng: Rng | undefined = input.seed === undefined ? undefined : createRng(input.seed);
-  const opts = { pageSize: page, exclude: input.exclude ?? [], ...(rng ? { random: rng } : {}) };
+  const opts = { pageSize: page, exclude: input.exclude ?? [], ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
   if (rng) notes.push(`seed given: every segment position is drawn from the valid aligned positions`);
 
   // With a seed the kernel may be drawn so high that the initrd and the DTB (both above it:
@@ -87,7 +164,7 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
   let placed: { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } | undefined;
   for (let attempt = 1; placed === undefined; attempt++) {
     try {
-      placed = placeArm64(map, image.bytes, h.image_size, h.text_offset, input, opts, rng, page);
+      placed = placeArm64(map, image.bytes, h.image_size, h.text_offset, input, opts, rng, page, crash);
       if (attempt > 1) notes.push(`placement drawn ${attempt} times: earlier draws left no room above the kernel for the initrd and the DTB`);
     } catch (e) {
       if (!(e instanceof KimageError && e.code === "plan-no-hole") || attempt >= tries) throw e;
@@ -96,17 +173,24 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
   notes.push(...placed.notes);
   const { segments, kernel } = placed;
   const dseg = placed.dtb;
-  const violations = checkSegments(segments, map, { pageSize: page });
+  const violations = checkSegments(segments, map, { pageSize: page, crash: crash !== undefined });
   if (violations.length > 0) {
     throw new KimageError("plan-refused", `internal: the plan breaks its invariants: ${violations.map((v) => v.message).join("; ")}`, { layer: PLAN_LAYER, offset: -1 });
   }
+  const elf = segments.find((s) => s.name === "elfcorehdr");
   return {
     arch: "arm64",
-    kind: "normal",
+    kind: crash ? "crash" : "normal",
     segments,
     entry: { pc: kernel.mem, registers: { x0: dseg.mem, x1: 0n, x2: 0n, x3: 0n } },
     cmdline: input.cmdline ?? "",
-    bootParams: { dtb: { mem: dseg.mem, size: dseg.bytes.length }, text_offset: h.text_offset, image_size: h.image_size, ram: regionsOfType(map, "ram") },
+    bootParams: {
+      dtb: { mem: dseg.mem, size: dseg.bytes.length },
+      text_offset: h.text_offset,
+      image_size: h.image_size,
+      ram: regionsOfType(map, "ram"),
+      ...(crash && elf ? { elfcorehdr: { mem: elf.mem, size: BigInt(elf.bytes.length) }, usableMemoryRange: crash.usable } : {}),
+    },
     notes,
   };
 }
@@ -121,9 +205,10 @@ function placeArm64(
   imageSize: bigint,
   textOffset: bigint,
   input: Arm64PlanInput,
-  opts: { pageSize: bigint; exclude: Range[]; random?: Rng },
+  opts: { pageSize: bigint; exclude: Range[]; random?: Rng; crash?: boolean },
   rng: Rng | undefined,
   page: bigint,
+  crash?: CrashPlacement,
 ): { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } {
   const notes: string[] = [];
   // "kbuf.memsz = le64_to_cpu(h->image_size); ... kbuf.memsz += text_offset; kbuf.buf_align = MIN_KIMG_ALIGN"
@@ -142,6 +227,14 @@ function placeArm64(
   const segments: Segment[] = [kernel];
   const kernelEnd = kernel.mem + kernel.memsz;
 
+  let elf: Segment | undefined;
+  if (crash) {
+    // "kbuf.memsz = headers_sz; kbuf.buf_align = SZ_64K; kbuf.buf_max = ULONG_MAX; kbuf.top_down = true;"
+    elf = addBuffer(map, segments, { name: "elfcorehdr", bytes: crash.headers, bufAlign: ARM64_ELFCOREHDR_ALIGN, bufMin: kernelEnd, bufMax: ULONG_MAX, topDown: true }, opts);
+    segments.push(elf);
+    notes.push(`elfcorehdr at 0x${elf.mem.toString(16)}: 64 KiB-aligned (the largest page size), top-down in the crash region, above the kernel`);
+  }
+
   let initrd: Segment | undefined;
   if (input.initrd) {
     // "within 1GB-aligned window of up to 32GB in size"
@@ -155,6 +248,8 @@ function placeArm64(
     ...(initrd ? { initrd: { mem: initrd.mem, size: BigInt(initrd.bytes.length) } } : {}),
     ...(input.cmdline !== undefined ? { cmdline: input.cmdline } : {}),
     ...(input.currentDtb ? { currentDtb: input.currentDtb } : {}),
+    // fdt_appendprop_addrrange(..., "linux,elfcorehdr", image->elf_load_addr, image->elf_headers_sz)
+    ...(crash && elf ? { crash: { elfcorehdr: { start: elf.mem, size: BigInt(crash.headers.length) }, usable: crash.usable } } : {}),
     ...(rng ? { rng } : {}),
     pageSize: page,
   });

@@ -26,7 +26,8 @@ export interface UnwrappedImage {
  * @throws KimageError `plan-refused` when no layer is of that format.
  */
 export async function innermostImage(kernel: Uint8Array, format: string): Promise<UnwrappedImage> {
-  const { layers, inputs } = await inspect(kernel, { decode: "full" });
+  // Layers inside the wanted one are never needed (a bzImage's payload is not decoded to plan it).
+  const { layers, inputs } = await inspect(kernel, { decode: "full", stopAfter: format });
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i] as Layer;
     if (layer.format === format) {
