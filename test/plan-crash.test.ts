@@ -312,3 +312,30 @@ describe("x86_64 kdump e820 (crash_setup_memmap_entries)", () => {
     expect(x86HotplugElfcorehdrMemsz({ ramRanges: 0, nrCpusDefault: 8192, memoryHotplug: true, maxMemoryRanges: 65535 })).toBeUndefined();
   });
 });
+
+describe("arm64 crash plan with crashk_res and crashk_low_res", () => {
+  it("places every segment in crashk_res only (the kernel walks crashk_res alone)", async () => {
+    const { planArm64 } = await import("../src/plan/arm64.js");
+    const { memoryMap } = await import("../src/plan/memory.js");
+    const { requireReal: rr, readBytes: rb } = await import("./support/real.js");
+    const { dumpVirtDtb: dd, haveQemu: hq } = await import("./support/qemu.js");
+    const k = rr("arm64 kernel", (f) => f.arch === "arm64" && f.kind === "kernel" && f.suite === "trixie" && !f.path.includes("16k"));
+    if (k.length === 0 || !hq("aarch64")) return;
+    const high = { start: 0x70000000n, size: 0x8000000n };
+    const low = { start: 0x48000000n, size: 0x8000000n };
+    for (const seed of [undefined, 1, 2, 3]) {
+      const plan = await planArm64({
+        kernel: rb(k[0]?.abs ?? ""),
+        dtb: dd("aarch64", 1024),
+        initrd: new Uint8Array(100),
+        memory: memoryMap([{ start: 0x40000000n, size: 0x40000000n, type: "ram" }]),
+        crash: { region: [high, low], cpuNotes: [], vmcoreinfo: { addr: 0x41000000n, size: 4096n } },
+        ...(seed !== undefined ? { seed } : {}),
+      });
+      for (const s of plan.segments) {
+        expect(s.mem >= high.start && s.mem + s.memsz <= high.start + high.size, `${s.name} seed ${seed}`).toBe(true);
+      }
+      expect(plan.bootParams.usableMemoryRange).toEqual([high, low]);
+    }
+  });
+});

@@ -77,8 +77,10 @@ export interface BzImage {
  * Parses a bzImage (or an older x86 boot image). Never throws for bad
  * header values: every problem is a finding. Only a buffer too short for the
  * boot sector (0x1f1 bytes) throws `truncated`.
+ *
+ * @param options.checkCrc compute the boot image CRC-32 over the whole image (default true; `inspect` skips it when peeking).
  */
-export function parseBzImage(bytes: Uint8Array, base = 0): BzImage {
+export function parseBzImage(bytes: Uint8Array, base = 0, options: { checkCrc?: boolean } = {}): BzImage {
   const v = new ByteView(bytes, BZIMAGE_LAYER, base);
   v.need(0, 0x1f1 + 1, "boot sector and setup_sects");
   const header = readSetupHeader(v);
@@ -119,7 +121,7 @@ export function parseBzImage(bytes: Uint8Array, base = 0): BzImage {
   // specified in the syssize field of the header is always 0." (build.c stores the CRC
   // without the final inversion, so the stored value is ~crc32 of what precedes it.)
   let crc: BzImage["crc"] = null;
-  if (version !== null && version >= 0x208 && header.syssize !== null) {
+  if ((options.checkCrc ?? true) && version !== null && version >= 0x208 && header.syssize !== null) {
     const end = setupSize + header.syssize * 16;
     if (end >= setupSize + 4 && end <= v.length) {
       const stored = v.u32le(end - 4, "CRC-32");
@@ -207,7 +209,8 @@ export const bzImageFormat: FormatModule = {
     return bytes.length >= HDRS_OFFSET + 4 && bytes[0x202] === 0x48 && bytes[0x203] === 0x64 && bytes[0x204] === 0x72 && bytes[0x205] === 0x53;
   },
   parse(bytes: Uint8Array, ctx: ParseContext): Layer {
-    const layer = bzImageLayer(parseBzImage(bytes, Math.max(0, ctx.offset)), bytes.length);
+    // The boot image CRC (informational: signing rewrites the header after it) is read at full depth only.
+    const layer = bzImageLayer(parseBzImage(bytes, Math.max(0, ctx.offset), { checkCrc: ctx.decode !== "peek" }), bytes.length);
     if (ctx.offset < 0) {
       // Decoded data: offsets are not positions in the outermost input.
       layer.offset = -1;

@@ -2,10 +2,12 @@
  * xxHash, as the LZ4 frame format (XXH32) and Zstandard (XXH64) use it for
  * block and content checksums.
  *
- * XXH64 is computed on pairs of unsigned 32-bit halves (no BigInt in the hot
- * loop): a 64-bit product mod 2^64 is `lo*lo` plus the two cross products
- * shifted into the high half, with the high half of `lo*lo` built from 16-bit
- * limbs. This runs at several hundred MB/s, where BigInt runs at tens.
+ * XXH64 is computed on pairs of unsigned 32-bit halves (no BigInt, no
+ * allocation in the hot loop): a 64-bit product mod 2^64 is `lo*lo` plus the
+ * two cross products shifted into the high half; the high word of `lo*lo`
+ * comes from a double product corrected by the exact low word (see
+ * {@link stripes}). The stripe loop keeps the accumulators in locals and
+ * runs at roughly 0.5-1 GB/s, where BigInt runs at tens of MB/s.
  *
  * Facts from the xxHash specification (Yann Collet, "xxHash fast digest
  * algorithm", v0.1.1): XXH32 consumes 16-byte stripes into four 32-bit
@@ -141,23 +143,78 @@ function merge64(acch: number, accl: number, vh: number, vl: number): void {
   add64(rh, rl, P4H, P4L);
 }
 
+const TWO32 = 4294967296;
+const INV32 = 1 / 4294967296;
+
 /**
- * The stripe round, specialised for speed: `v[k]:v[k+1] = rotl(v + lane*P2,
- * 31) * P1`, with the lane's low half split into 16-bit limbs so every
- * partial product stays exact.
+ * The stripe loop: for each whole 32-byte stripe of `d[i, end)`, every
+ * accumulator takes its 8-byte lane, `acc = rotl(acc + lane*P2, 31) * P1`.
+ * The accumulators are the (high, low) pairs `st[0..7]`, kept in locals
+ * here. Returns the index after the last whole stripe.
+ *
+ * A 64-bit product mod 2^64 of (ah:al) and a constant (bh:bl) is
+ * `al*bl + ((ah*bl + al*bh) << 32)`; the low word of `al*bl` is
+ * `Math.imul`, its high word comes from the double product `al*bl`, which
+ * is within 2^11 of the exact one: subtracting the exact low word leaves
+ * `high * 2^32` to within 2^11, so `(... / 2^32 + 0.5)` truncates to the
+ * exact high word.
  */
-function roundInPlace(v: Uint32Array, k: number, lh: number, ll: number): void {
-  // high word of ll * P2L: ll = l1 * 2^16 + l0, so hi = floor((l1 * P2L + floor(l0 * P2L / 2^16)) / 2^16);
-  // both partial products stay below 2^49 (exact in doubles), and ">>> 0" floors them.
-  const ph = ((((ll >>> 16) * P2L + (((ll & 0xffff) * P2L) / 65536 >>> 0)) / 65536) >>> 0) + Math.imul(lh, P2L) + Math.imul(ll, P2H);
-  const pl = Math.imul(ll, P2L) >>> 0;
-  let lo = (v[k + 1] as number) + pl;
-  const hi = ((v[k] as number) + ph + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  lo = lo >>> 0;
-  const th = ((hi << 31) | (lo >>> 1)) >>> 0;
-  const tl = ((lo << 31) | (hi >>> 1)) >>> 0;
-  v[k] = ((((tl >>> 16) * P1L + (((tl & 0xffff) * P1L) / 65536 >>> 0)) / 65536) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H);
-  v[k + 1] = Math.imul(tl, P1L);
+function stripes(d: Uint8Array, i: number, end: number, st: Uint32Array): number {
+  let v1h = st[0] as number, v1l = st[1] as number, v2h = st[2] as number, v2l = st[3] as number;
+  let v3h = st[4] as number, v3l = st[5] as number, v4h = st[6] as number, v4l = st[7] as number;
+  let ll: number, lh: number, pl: number, ph: number, lo: number, hi: number, th: number, tl: number;
+  // DataView reads: one unaligned little-endian load per word, on any platform
+  const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const limit = end - 32;
+  for (; i <= limit; i += 32) {
+    ll = dv.getUint32(i + 0, true);
+    lh = dv.getUint32(i + 4, true);
+    pl = Math.imul(ll, P2L) >>> 0;
+    ph = ((((ll * P2L - pl) * INV32 + 0.5) >>> 0) + Math.imul(lh, P2L) + Math.imul(ll, P2H)) | 0;
+    lo = v1l + pl;
+    hi = (v1h + ph + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    lo >>>= 0;
+    th = ((hi << 31) | (lo >>> 1)) >>> 0;
+    tl = ((lo << 31) | (hi >>> 1)) >>> 0;
+    v1l = Math.imul(tl, P1L) >>> 0;
+    v1h = ((((tl * P1L - v1l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
+    ll = dv.getUint32(i + 8, true);
+    lh = dv.getUint32(i + 12, true);
+    pl = Math.imul(ll, P2L) >>> 0;
+    ph = ((((ll * P2L - pl) * INV32 + 0.5) >>> 0) + Math.imul(lh, P2L) + Math.imul(ll, P2H)) | 0;
+    lo = v2l + pl;
+    hi = (v2h + ph + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    lo >>>= 0;
+    th = ((hi << 31) | (lo >>> 1)) >>> 0;
+    tl = ((lo << 31) | (hi >>> 1)) >>> 0;
+    v2l = Math.imul(tl, P1L) >>> 0;
+    v2h = ((((tl * P1L - v2l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
+    ll = dv.getUint32(i + 16, true);
+    lh = dv.getUint32(i + 20, true);
+    pl = Math.imul(ll, P2L) >>> 0;
+    ph = ((((ll * P2L - pl) * INV32 + 0.5) >>> 0) + Math.imul(lh, P2L) + Math.imul(ll, P2H)) | 0;
+    lo = v3l + pl;
+    hi = (v3h + ph + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    lo >>>= 0;
+    th = ((hi << 31) | (lo >>> 1)) >>> 0;
+    tl = ((lo << 31) | (hi >>> 1)) >>> 0;
+    v3l = Math.imul(tl, P1L) >>> 0;
+    v3h = ((((tl * P1L - v3l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
+    ll = dv.getUint32(i + 24, true);
+    lh = dv.getUint32(i + 28, true);
+    pl = Math.imul(ll, P2L) >>> 0;
+    ph = ((((ll * P2L - pl) * INV32 + 0.5) >>> 0) + Math.imul(lh, P2L) + Math.imul(ll, P2H)) | 0;
+    lo = v4l + pl;
+    hi = (v4h + ph + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    lo >>>= 0;
+    th = ((hi << 31) | (lo >>> 1)) >>> 0;
+    tl = ((lo << 31) | (hi >>> 1)) >>> 0;
+    v4l = Math.imul(tl, P1L) >>> 0;
+    v4h = ((((tl * P1L - v4l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
+  }
+  st[0] = v1h; st[1] = v1l; st[2] = v2h; st[3] = v2l;
+  st[4] = v3h; st[5] = v3l; st[6] = v4h; st[7] = v4l;
+  return i;
 }
 
 function rotlHi(h: number, l: number, r: number): number {
@@ -183,14 +240,7 @@ export function xxh64Parts(data: Uint8Array, start = 0, end = data.length): { hi
     v[0] = rh; v[1] = rl;
     v[2] = P2H; v[3] = P2L;
     v[6] = ~P1H >>> 0; v[7] = (0x100000000 - P1L) >>> 0;
-    const limit = end - 32;
-    while (i <= limit) {
-      roundInPlace(v, 0, rd32(data, i + 4) >>> 0, rd32(data, i) >>> 0);
-      roundInPlace(v, 2, rd32(data, i + 12) >>> 0, rd32(data, i + 8) >>> 0);
-      roundInPlace(v, 4, rd32(data, i + 20) >>> 0, rd32(data, i + 16) >>> 0);
-      roundInPlace(v, 6, rd32(data, i + 28) >>> 0, rd32(data, i + 24) >>> 0);
-      i += 32;
-    }
+    i = stripes(data, i, end, v);
     const v1h = v[0] as number, v1l = v[1] as number, v2h = v[2] as number, v2l = v[3] as number;
     const v3h = v[4] as number, v3l = v[5] as number, v4h = v[6] as number, v4l = v[7] as number;
     // "h = rotl(v1,1) + rotl(v2,7) + rotl(v3,12) + rotl(v4,18)", then each

@@ -11,11 +11,10 @@
  * window size straight from the header.
  *
  * The whole output stays in one buffer, so the window never needs copying:
- * a match may reach back to the start of its frame's output. Each block is
- * decoded in two passes (sequences first, then execution), so its exact
- * output size is known before any byte is written, and the output buffer,
- * sized from `expectedSize` or the frame content size when known, is never
- * over-allocated.
+ * a match may reach back to the start of its frame's output. Sequences are
+ * executed as they are decoded; the output buffer, sized from
+ * `expectedSize` or the frame content size when known, grows only through
+ * {@link OutputBuffer} (bounded by `maxOutput`).
  *
  * @module
  */
@@ -43,8 +42,12 @@ class Fail extends Error {
 
 /** "Block_Maximum_Size is the smallest of Window_Size and 128 KiB" */
 const BLOCK_MAX = 128 << 10;
-/** Scratch padding (bytes) on both sides of a block's copy: bit reads never leave the array. */
-const PAD = 8;
+/**
+ * Scratch padding (bytes) on both sides of a block's copy: bit reads (even
+ * the up to ~12 bytes one sequence may read past a corrupt stream's start
+ * before the overrun check) and 4-byte literal copies never leave the array.
+ */
+const PAD = 32;
 
 // RFC 8878 3.1.1.3.2.1.1: literals length codes: baseline and extra bits.
 const LL_BASE = Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536);
@@ -75,6 +78,8 @@ interface Fse {
   sym: Uint8Array;
   nb: Uint8Array;
   base: Int32Array;
+  /** The sequence decoding table, built on first use by {@link packed}. */
+  dt?: Int32Array;
 }
 
 /** A Huffman decoding table indexed by the next `bits` bits. */
@@ -82,6 +87,8 @@ interface Huf {
   bits: number;
   sym: Uint8Array;
   nb: Uint8Array;
+  /** Per cell `symbol | Number_of_Bits << 8` (one load per symbol). */
+  dt: Uint16Array;
 }
 
 function highbit(v: number): number {
@@ -309,7 +316,9 @@ function readHuffman(s: Uint8Array, p: number, end: number): [Huf, number] {
     nb.fill(bits + 1 - x, from, from + len);
     start[x] = from + len;
   }
-  return [{ bits, sym, nb }, p];
+  const dt = new Uint16Array(size);
+  for (let i = 0; i < size; i++) dt[i] = (sym[i] as number) | ((nb[i] as number) << 8);
+  return [{ bits, sym, nb, dt }, p];
 }
 
 /**
@@ -320,20 +329,37 @@ function readHuffman(s: Uint8Array, p: number, end: number): [Huf, number] {
  */
 function huffStream(s: Uint8Array, from: number, to: number, h: Huf, dst: Uint8Array, dp: number, count: number): void {
   if (to <= from) throw new Fail("codec-corrupt", "empty Huffman stream", from);
+  huffRest(s, from, backStart(s, to, to - 1), h, dst, dp, dp + count);
+}
+
+/**
+ * Continues a Huffman stream starting at byte `from`, at bit position `bp`,
+ * filling `dst[dp, end)`, and checks that it is consumed exactly.
+ */
+function huffRest(s: Uint8Array, from: number, bp: number, h: Huf, dst: Uint8Array, dp: number, end: number): void {
   const lo = from * 8;
-  let bp = backStart(s, to, to - 1);
   const bits = h.bits;
   const mask = (1 << bits) - 1;
-  const sym = h.sym;
-  const nb = h.nb;
-  const end = dp + count;
-  // fast path: a full peek stays inside the stream
-  while (dp < end && bp - bits >= lo) {
-    const q = bp - bits;
-    const b = q >>> 3;
-    const v = (((s[b] as number) | ((s[b + 1] as number) << 8) | ((s[b + 2] as number) << 16)) >>> (q & 7)) & mask;
-    dst[dp++] = sym[v] as number;
-    bp -= nb[v] as number;
+  const dt = h.dt;
+  // fast path while two full peeks stay inside the stream: a 32-bit window
+  // `cw` of the stream from byte-aligned bit `cq`, refilled when fewer than
+  // 22 bits (two 11-bit peeks) lie below `bp` in it
+  const two = 2 * bits;
+  let cq = 1 << 30;
+  let cw = 0;
+  while (end - dp >= 2 && bp - two >= lo) {
+    if (bp - cq < 22) {
+      cq = ((bp >> 3) - 3) << 3;
+      const cb = cq >> 3;
+      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+    }
+    let e = dt[(cw >>> (bp - bits - cq)) & mask] as number;
+    dst[dp] = e;
+    bp -= e >>> 8;
+    e = dt[(cw >>> (bp - bits - cq)) & mask] as number;
+    dst[dp + 1] = e;
+    bp -= e >>> 8;
+    dp += 2;
   }
   while (dp < end) {
     // near the start: bits below it read as zeros
@@ -341,11 +367,69 @@ function huffStream(s: Uint8Array, from: number, to: number, h: Huf, dst: Uint8A
     if (bp - bits >= lo) v = rb(s, bp - bits, bits);
     else if (bp <= lo) v = 0;
     else v = rb(s, lo, bp - lo) << (bits - (bp - lo));
-    dst[dp++] = sym[v] as number;
-    bp -= nb[v] as number;
+    const e = dt[v] as number;
+    dst[dp++] = e;
+    bp -= e >>> 8;
     if (bp < lo) throw new Fail("codec-corrupt", "Huffman stream overrun", from);
   }
   if (bp !== lo) throw new Fail("codec-corrupt", "Huffman stream not consumed exactly", from);
+}
+
+/** Reads the 32-bit window of `s` at byte `cb`. */
+function win(s: Uint8Array, cb: number): number {
+  return (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+}
+
+/**
+ * Decodes the four Huffman streams `s[q1, q2)`, `s[q2, q3)`, `s[q3, q4)`,
+ * `s[q4, q5)` into `dst[0, 3 * per + last)`, interleaved two symbols per
+ * stream at a time (four independent dependency chains) while every stream
+ * has room for it, then each stream's rest with {@link huffRest}.
+ */
+function huff4(s: Uint8Array, q1: number, q2: number, q3: number, q4: number, q5: number, h: Huf, dst: Uint8Array, per: number, last: number): void {
+  if (q2 <= q1 || q3 <= q2 || q4 <= q3 || q5 <= q4) throw new Fail("codec-corrupt", "empty Huffman stream", q1);
+  let b1 = backStart(s, q2, q2 - 1), b2 = backStart(s, q3, q3 - 1), b3 = backStart(s, q4, q4 - 1), b4 = backStart(s, q5, q5 - 1);
+  const bits = h.bits;
+  const mask = (1 << bits) - 1;
+  const dt = h.dt;
+  const two = 2 * bits;
+  const l1 = q1 * 8 + two, l2 = q2 * 8 + two, l3 = q3 * 8 + two, l4 = q4 * 8 + two;
+  let d1 = 0;
+  const n = Math.min(per, last) - 1;
+  while (d1 < n && b1 >= l1 && b2 >= l2 && b3 >= l3 && b4 >= l4) {
+    // each stream's 32-bit window from byte-aligned bit c (b - c ≥ 24: two peeks)
+    const c1 = ((b1 >> 3) - 3) << 3, c2 = ((b2 >> 3) - 3) << 3, c3 = ((b3 >> 3) - 3) << 3, c4 = ((b4 >> 3) - 3) << 3;
+    const w1 = win(s, c1 >> 3), w2 = win(s, c2 >> 3), w3 = win(s, c3 >> 3), w4 = win(s, c4 >> 3);
+    let e = dt[(w1 >>> (b1 - bits - c1)) & mask] as number;
+    dst[d1] = e;
+    b1 -= e >>> 8;
+    e = dt[(w2 >>> (b2 - bits - c2)) & mask] as number;
+    dst[per + d1] = e;
+    b2 -= e >>> 8;
+    e = dt[(w3 >>> (b3 - bits - c3)) & mask] as number;
+    dst[2 * per + d1] = e;
+    b3 -= e >>> 8;
+    e = dt[(w4 >>> (b4 - bits - c4)) & mask] as number;
+    dst[3 * per + d1] = e;
+    b4 -= e >>> 8;
+    e = dt[(w1 >>> (b1 - bits - c1)) & mask] as number;
+    dst[d1 + 1] = e;
+    b1 -= e >>> 8;
+    e = dt[(w2 >>> (b2 - bits - c2)) & mask] as number;
+    dst[per + d1 + 1] = e;
+    b2 -= e >>> 8;
+    e = dt[(w3 >>> (b3 - bits - c3)) & mask] as number;
+    dst[2 * per + d1 + 1] = e;
+    b3 -= e >>> 8;
+    e = dt[(w4 >>> (b4 - bits - c4)) & mask] as number;
+    dst[3 * per + d1 + 1] = e;
+    b4 -= e >>> 8;
+    d1 += 2;
+  }
+  huffRest(s, q1, b1, h, dst, d1, per);
+  huffRest(s, q2, b2, h, dst, per + d1, 2 * per);
+  huffRest(s, q3, b3, h, dst, 2 * per + d1, 3 * per);
+  huffRest(s, q4, b4, h, dst, 3 * per + d1, 3 * per + last);
 }
 
 /** Per-frame decoder state carried across blocks. */
@@ -354,13 +438,53 @@ interface FrameState {
   ll: Fse | null;
   ml: Fse | null;
   of: Fse | null;
-  rep: number[];
+  /** Repeated_Offset1-3 (an Int32Array keeps them int32 in the sequence loop). */
+  rep: Int32Array;
 }
 
 /** Reusable per-call buffers. */
 interface Work {
   scratch: Uint8Array;
+  /** A view of `scratch` (raw literals are read in place). */
+  sv: DataView;
+  /** Decoded literals, with {@link PAD} bytes of slack for 4-byte copies. */
   lits: Uint8Array;
+  /** A view of `lits`. */
+  lv: DataView;
+}
+
+/** Sequence table kinds, for {@link packed}. */
+const LL = 0, OF = 1, ML = 2;
+
+/**
+ * The sequence decoding table of `t` for its kind, two int32 per state:
+ * `[2*state]` the value's baseline (Literals_Length / Match_Length baseline,
+ * or `1 << code` for offsets) and `[2*state+1]` packed as `extraBits |
+ * Number_of_Bits << 8 | next-state Baseline << 16`, so one sequence reads
+ * two entries per table instead of a symbol, then its baseline and bits.
+ */
+function packed(t: Fse, kind: number): Int32Array {
+  if (t.dt) return t.dt;
+  const size = t.sym.length;
+  const dt = new Int32Array(2 * size);
+  for (let i = 0; i < size; i++) {
+    const sym = t.sym[i] as number;
+    let vb: number, xb: number;
+    if (kind === LL) {
+      vb = LL_BASE[sym] as number;
+      xb = LL_BITS[sym] as number;
+    } else if (kind === ML) {
+      vb = ML_BASE[sym] as number;
+      xb = ML_BITS[sym] as number;
+    } else {
+      vb = (1 << sym) | 0;
+      xb = sym;
+    }
+    dt[2 * i] = vb;
+    dt[2 * i + 1] = xb | ((t.nb[i] as number) << 8) | ((t.base[i] as number) << 16);
+  }
+  t.dt = dt;
+  return dt;
 }
 
 /** One sequence table (LL, OF or ML) by its compression mode (RFC 8878 3.1.1.3.2.1). */
@@ -409,11 +533,25 @@ function room(out: OutputBuffer, op: number, need: number): boolean {
  * after the last sequence, the remaining literals. Updates the repeat
  * offsets. Returns the new output position, or {@link FULL} when partial
  * output reached the cap (the bytes up to it are written).
+ *
+ * Speed: the tables are packed (see {@link packed}); the bit reader lives
+ * in locals (`bp` the bit position; `cw` a 32-bit window of the stream from
+ * byte-aligned bit `cq`), refilled only when a read would reach below `cq`;
+ * the three extra-bits fields, and the three state updates, are each taken
+ * from one read when they total at most 24 bits (all but rare sequences).
+ * Offsets and repeat offsets stay int32 (a double anywhere in the loop
+ * slows all of it). While a sequence ends at least 32 bytes before the
+ * output buffer's end, its literals (≤ 16) and its match (≤ 32 bytes,
+ * offset ≥ 4) are copied in fixed groups of 4-byte DataView loads and
+ * stores, writing up to 28 bytes past the sequence that what follows
+ * overwrites; `lv` views `lits`, which has at least 16 readable bytes after
+ * `litEnd`. Longer copies use `set`/`copyWithin`.
  */
 function sequences(
-  s: Uint8Array, p: number, end: number, llt: Fse, oft: Fse, mlt: Fse, nseq: number, rep: number[],
-  lits: Uint8Array, lp: number, litEnd: number, out: OutputBuffer, frameStart: number,
+  s: Uint8Array, p: number, end: number, llt: Fse, oft: Fse, mlt: Fse, nseq: number, rep: Int32Array,
+  lits: Uint8Array, lv: DataView, lp: number, litEnd: number, out: OutputBuffer, frameStart: number,
 ): number {
+  const llT = packed(llt, LL), ofT = packed(oft, OF), mlT = packed(mlt, ML);
   const lo = p * 8;
   let bp = backStart(s, end, end - 1);
   // "initial states: Literals_Length, then Offset, then Match_Length, each Accuracy_Log bits"
@@ -423,52 +561,70 @@ function sequences(
   let ofs = rb(s, bp, oft.log);
   bp -= mlt.log;
   let mls = rb(s, bp, mlt.log);
-  const llSym = llt.sym, llNb = llt.nb, llBase = llt.base;
-  const mlSym = mlt.sym, mlNb = mlt.nb, mlBase = mlt.base;
-  const ofSym = oft.sym, ofNb = oft.nb, ofBase = oft.base;
   let r1 = rep[0] as number, r2 = rep[1] as number, r3 = rep[2] as number;
-  // a 32-bit container `cw` holding the stream's bits from bit `cq` (byte
-  // aligned): reads take bits just below `bp` from it and reload it (4 byte
-  // loads) only when they would reach below `cq`
   let cq = 1 << 30;
   let cw = 0;
   let buf = out.buf;
+  let ov = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let op = out.length;
+  // sequences ending at or below `lim` take the fast copies
+  let lim = buf.length - 32;
   for (let i = 0; i < nseq; i++) {
-    // "decode Offset, then Match_Length, then Literals_Length"
-    const oc = ofSym[ofs] as number;
-    const mc = mlSym[mls] as number;
-    const lc = llSym[lls] as number;
-    let ofv: number;
-    if (oc > 24) {
-      // more bits than the 32-bit container holds: two direct reads
-      bp -= oc;
-      ofv = 2 ** oc + rb(s, bp + 16, oc - 16) * 65536 + rb(s, bp, 16);
-    } else {
-      bp -= oc;
+    const oi = ofs << 1, mi = mls << 1, li = lls << 1;
+    const oe = ofT[oi + 1] as number, me = mlT[mi + 1] as number, le = llT[li + 1] as number;
+    const ob = oe & 0xff, mb = me & 0xff, lb = le & 0xff;
+    // "decode Offset, then Match_Length, then Literals_Length": read
+    // backward, so the offset's extra bits are the highest
+    let ofv: number, ml: number, ll: number;
+    let n = ob + mb + lb;
+    if (n <= 24) {
+      bp -= n;
       if (bp < cq) {
-        cq = (((bp + oc) >> 3) - 3) << 3;
+        cq = (((bp + n) >> 3) - 3) << 3;
         const cb = cq >> 3;
         cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
       }
-      ofv = (1 << oc) + ((cw >>> (bp - cq)) & ((1 << oc) - 1));
+      let v = cw >>> (bp - cq);
+      ll = (llT[li] as number) + (v & ((1 << lb) - 1));
+      v >>>= lb;
+      ml = (mlT[mi] as number) + (v & ((1 << mb) - 1));
+      v >>>= mb;
+      ofv = (ofT[oi] as number) + (v & ((1 << ob) - 1));
+    } else {
+      bp -= ob;
+      if (ob > 24) {
+        // more bits than the window holds: two direct reads. Offsets stay
+        // int32 (a double here would slow the whole loop): one of 2 GiB or
+        // more is corrupt unless the frame has already produced that much
+        const big = 2 ** ob + rb(s, bp + 16, ob - 16) * 65536 + rb(s, bp, 16);
+        if (big > 0x7fffffff) {
+          if (op - frameStart < 0x7fff0000) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+          throw new Fail("unsupported", "match offsets of 2 GiB or more", p);
+        }
+        ofv = big | 0;
+      } else {
+        if (bp < cq) {
+          cq = (((bp + ob) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        ofv = (ofT[oi] as number) + ((cw >>> (bp - cq)) & ((1 << ob) - 1));
+      }
+      bp -= mb;
+      if (bp < cq) {
+        cq = (((bp + mb) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ml = (mlT[mi] as number) + ((cw >>> (bp - cq)) & ((1 << mb) - 1));
+      bp -= lb;
+      if (bp < cq) {
+        cq = (((bp + lb) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ll = (llT[li] as number) + ((cw >>> (bp - cq)) & ((1 << lb) - 1));
     }
-    let nbits = ML_BITS[mc] as number;
-    bp -= nbits;
-    if (bp < cq) {
-      cq = (((bp + nbits) >> 3) - 3) << 3;
-      const cb = cq >> 3;
-      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-    }
-    const ml = (ML_BASE[mc] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
-    nbits = LL_BITS[lc] as number;
-    bp -= nbits;
-    if (bp < cq) {
-      cq = (((bp + nbits) >> 3) - 3) << 3;
-      const cb = cq >> 3;
-      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-    }
-    const ll = (LL_BASE[lc] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
     // Repeat offsets (3.1.1.5): "Offset_Value > 3: offset = value - 3;
     // otherwise 1-3 select Repeated_Offset1-3, shifted by one when
     // Literals_Length is 0 (then 3 means Repeated_Offset1 - 1)"
@@ -495,53 +651,111 @@ function sequences(
     }
     if (i + 1 < nseq) {
       // "state updates: Literals_Length, then Match_Length, then Offset"
-      nbits = llNb[lls] as number;
-      bp -= nbits;
-      if (bp < cq) {
-        cq = (((bp + nbits) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      const lnb = (le >>> 8) & 0xff, mnb = (me >>> 8) & 0xff, onb = (oe >>> 8) & 0xff;
+      n = lnb + mnb + onb;
+      if (n <= 24) {
+        bp -= n;
+        if (bp < cq) {
+          cq = (((bp + n) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        let v = cw >>> (bp - cq);
+        ofs = (oe >>> 16) + (v & ((1 << onb) - 1));
+        v >>>= onb;
+        mls = (me >>> 16) + (v & ((1 << mnb) - 1));
+        v >>>= mnb;
+        lls = (le >>> 16) + (v & ((1 << lnb) - 1));
+      } else {
+        bp -= lnb;
+        if (bp < cq) {
+          cq = (((bp + lnb) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        lls = (le >>> 16) + ((cw >>> (bp - cq)) & ((1 << lnb) - 1));
+        bp -= mnb;
+        if (bp < cq) {
+          cq = (((bp + mnb) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        mls = (me >>> 16) + ((cw >>> (bp - cq)) & ((1 << mnb) - 1));
+        bp -= onb;
+        if (bp < cq) {
+          cq = (((bp + onb) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        ofs = (oe >>> 16) + ((cw >>> (bp - cq)) & ((1 << onb) - 1));
       }
-      lls = (llBase[lls] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
-      nbits = mlNb[mls] as number;
-      bp -= nbits;
-      if (bp < cq) {
-        cq = (((bp + nbits) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      mls = (mlBase[mls] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
-      nbits = ofNb[ofs] as number;
-      bp -= nbits;
-      if (bp < cq) {
-        cq = (((bp + nbits) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      ofs = (ofBase[ofs] as number) + ((cw >>> (bp - cq)) & ((1 << nbits) - 1));
     }
     if (bp < lo) throw new Fail("codec-corrupt", "sequence bitstream overrun", p);
     // execute
     if (ll > litEnd - lp) throw new Fail("codec-corrupt", "sequence needs more literals than the block has", p);
-    if (ll + ml > buf.length - op) {
-      if (!room(out, op, ll + ml)) return partialTail(out, op, lits, lp, ll, ml, off, frameStart);
-      buf = out.buf;
+    const e = op + ll + ml;
+    if (e > lim) {
+      if (e > buf.length) {
+        if (!room(out, op, ll + ml)) return partialTail(out, op, lits, lp, ll, ml, off, frameStart);
+        buf = out.buf;
+        ov = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        lim = buf.length - 32;
+      }
+      if (e > lim) {
+        // near the buffer's end: exact byte copies
+        for (let j = 0; j < ll; j++) buf[op + j] = lits[lp + j] as number;
+        op += ll;
+        lp += ll;
+        if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+        let from = op - off;
+        while (op < e) buf[op++] = buf[from++] as number;
+        continue;
+      }
     }
-    if (ll < 16) {
-      for (let j = 0; j < ll; j++) buf[op + j] = lits[lp + j] as number;
+    if (ll <= 8) {
+      ov.setUint32(op, lv.getUint32(lp, true), true);
+      ov.setUint32(op + 4, lv.getUint32(lp + 4, true), true);
+    } else if (ll <= 16) {
+      ov.setUint32(op, lv.getUint32(lp, true), true);
+      ov.setUint32(op + 4, lv.getUint32(lp + 4, true), true);
+      ov.setUint32(op + 8, lv.getUint32(lp + 8, true), true);
+      ov.setUint32(op + 12, lv.getUint32(lp + 12, true), true);
     } else {
       buf.set(lits.subarray(lp, lp + ll), op);
     }
     op += ll;
     lp += ll;
     if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
-    let from = op - off;
-    if (ml > 32 && off >= ml) {
-      buf.copyWithin(op, from, from + ml);
-      op += ml;
+    if (ml <= 32) {
+      let from = op - off;
+      if (off >= 4) {
+        // each 4-byte load reads only bytes already final (off ≥ 4)
+        ov.setUint32(op, ov.getUint32(from, true), true);
+        ov.setUint32(op + 4, ov.getUint32(from + 4, true), true);
+        ov.setUint32(op + 8, ov.getUint32(from + 8, true), true);
+        ov.setUint32(op + 12, ov.getUint32(from + 12, true), true);
+        if (ml > 16) {
+          ov.setUint32(op + 16, ov.getUint32(from + 16, true), true);
+          ov.setUint32(op + 20, ov.getUint32(from + 20, true), true);
+          ov.setUint32(op + 24, ov.getUint32(from + 24, true), true);
+          ov.setUint32(op + 28, ov.getUint32(from + 28, true), true);
+        }
+        op = e;
+      } else {
+        while (op < e) buf[op++] = buf[from++] as number;
+      }
+    } else if (off >= ml) {
+      buf.copyWithin(op, op - off, op - off + ml);
+      op = e;
     } else {
-      const e = op + ml;
-      while (op < e) buf[op++] = buf[from++] as number;
+      // an overlapping long match repeats the `off` bytes before it: copy
+      // from its start in doubling chunks (each a whole number of periods)
+      const from = op - off;
+      while (op < e) {
+        const k = Math.min(op - from, e - op);
+        buf.copyWithin(op, from, from + k);
+        op += k;
+      }
     }
   }
   if (bp !== lo) throw new Fail("codec-corrupt", "sequence bitstream not consumed exactly", p);
@@ -666,10 +880,7 @@ function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work
       const per = (regen + 3) >>> 2;
       const last = regen - 3 * per;
       if (last < 0) throw new Fail("codec-corrupt", "too few literals for four streams", p);
-      huffStream(s, q1, q2, h, lits, 0, per);
-      huffStream(s, q2, q3, h, lits, per, per);
-      huffStream(s, q3, q4, h, lits, 2 * per, per);
-      huffStream(s, q4, cend, h, lits, 3 * per, last);
+      huff4(s, q1, q2, q3, q4, cend, h, lits, per, last);
     }
     p = cend;
   }
@@ -703,7 +914,8 @@ function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work
     p = t[1];
     if (p >= end) throw new Fail("codec-corrupt", "sequence bitstream missing", p);
     const start = out.length;
-    const op = sequences(s, p, end, llt, oft, mlt, nseq, st.rep, lits, lp, lp + regen, out, frameStart);
+    const lv = lits === s ? work.sv : work.lv;
+    const op = sequences(s, p, end, llt, oft, mlt, nseq, st.rep, lits, lv, lp, lp + regen, out, frameStart);
     if (op === FULL) return false;
     out.length = op;
     if (op - start > blockMax) throw new Fail("codec-corrupt", "block decodes to more than the block maximum size", PAD);
@@ -806,8 +1018,12 @@ export function decompressZstd(input: Uint8Array, options: DecompressOptions = {
       const guess = fcs >= 0 ? fcs : Math.min(64 << 20, Math.max(1 << 16, input.length * 4));
       out = new OutputBuffer(LAYER, options, guess);
     }
-    work ??= { scratch: new Uint8Array(BLOCK_MAX + 2 * PAD), lits: new Uint8Array(BLOCK_MAX) };
-    const st: FrameState = { huf: null, ll: null, ml: null, of: null, rep: [1, 4, 8] };
+    if (!work) {
+      const scratch = new Uint8Array(BLOCK_MAX + 2 * PAD);
+      const lits = new Uint8Array(BLOCK_MAX + PAD);
+      work = { scratch, sv: new DataView(scratch.buffer), lits, lv: new DataView(lits.buffer) };
+    }
+    const st: FrameState = { huf: null, ll: null, ml: null, of: null, rep: Int32Array.of(1, 4, 8) };
     const frameStart = out.length;
     // ---- Blocks (3.1.1.2)
     for (;;) {

@@ -156,7 +156,9 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
         if (!isKimageError(e)) throw e;
       }
     }
-    const banner = findBanner(inner.bytes);
+    // At "headers" depth the decoded bytes are searched only for what the headers did not say
+    // (the banner when no header names the release); IKCONFIG needs "notes" or "full".
+    const banner = depth !== "headers" || !id.version ? findBanner(inner.bytes) : null;
     if (banner) {
       id.banner = banner.text;
       if (!id.version) {
@@ -165,7 +167,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
         id.sources.version = "banner";
       }
     }
-    const ik = findIkconfig(inner.bytes);
+    const ik = depth !== "headers" ? findIkconfig(inner.bytes) : null;
     if (ik) {
       try {
         const r = await decompress(inner.bytes.subarray(ik.start, ik.end), "gzip", { maxOutput: options.maxConfig ?? 16 * 1024 * 1024, ...(options.providers ? { providers: options.providers } : {}) });

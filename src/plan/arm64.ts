@@ -154,7 +154,11 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
     );
   }
   const rng: Rng | undefined = input.seed === undefined ? undefined : createRng(input.seed);
-  const opts = { pageSize: page, exclude: input.exclude ?? [], ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
+  // kexec_walk_resources: "if (image->type == KEXEC_TYPE_CRASH) return walk_iomem_res_desc(crashk_res.desc, ...,
+  // crashk_res.start, crashk_res.end, ...)": segments go in crashk_res only; crashk_low_res is only
+  // named in linux,usable-memory-range.
+  const exclude = [...(input.exclude ?? []), ...(crash ? crash.usable.slice(1) : [])];
+  const opts = { pageSize: page, exclude, ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
   if (rng) notes.push(`seed given: every segment position is drawn from the valid aligned positions`);
 
   // With a seed the kernel may be drawn so high that the initrd and the DTB (both above it:
