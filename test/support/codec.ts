@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { KimageError, type ErrorCode } from "../../src/errors.js";
 
 
@@ -93,3 +94,56 @@ export function codeOf(f: () => unknown): ErrorCode | "ok" {
   }
 }
 
+
+/**
+ * Two fast-check properties every decoder must hold: random byte flips plus a
+ * random cut of `sample`, and a valid header (the first `header` bytes of
+ * `sample`, or the given bytes) followed by random bytes, never throw
+ * anything but KimageError.
+ */
+export function assertOnlyKimageErrors(decode: (input: Uint8Array) => unknown, sample: Uint8Array, header: number | Uint8Array, numRuns = 400): void {
+  const head = typeof header === "number" ? sample.subarray(0, header) : header;
+  const only = (input: Uint8Array): void => {
+    try {
+      decode(input);
+    } catch (e) {
+      if (!(e instanceof KimageError)) throw e;
+    }
+  };
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(sample.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(sample.length), (flips, cut) => {
+      const b = sample.slice(0, Math.max(1, cut));
+      for (const [i, x] of flips) if (i < b.length) b[i] = (b[i] as number) ^ x;
+      only(b);
+    }),
+    { numRuns },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), (tail) => only(concat(head, tail))),
+    { numRuns },
+  );
+}
+
+/**
+ * Compresses `src` with the native tool, times the native decompression (a
+ * whole process) and kimage's (in process, after a warm-up), checks kimage's
+ * output, and logs the throughput and the ratio.
+ */
+export function logThroughput(
+  cmd: string,
+  compressArgs: string[],
+  decode: (input: Uint8Array, expectedSize: number) => { bytes: Uint8Array },
+  src: Uint8Array,
+  decompressArgs: string[] = ["-dc"],
+): { ratio: number; seconds: number; nativeSeconds: number } {
+  const z = tool(cmd, compressArgs, src);
+  const path = `/tmp/kimage-${cmd}-${process.pid}`;
+  tool("sh", ["-c", `cat > ${path}`], z);
+  const n = nativeSeconds(cmd, [...decompressArgs, path]);
+  tool("rm", ["-f", path]);
+  decode(z, src.length); // warm-up
+  const [r, s] = time(() => decode(z, src.length));
+  if (sha(r.bytes) !== sha(src)) throw new Error(`${cmd}: kimage's output differs from the input`);
+  console.log(`${cmd}: ${(src.length / 1e6 / s).toFixed(0)} MB/s on ${src.length} bytes, ${(s / n).toFixed(2)}x ${cmd} ${decompressArgs.join(" ")} (${n.toFixed(3)} s, whole process)`);
+  return { ratio: s / n, seconds: s, nativeSeconds: n };
+}
