@@ -40,7 +40,8 @@ import {
   walkDer,
   type Tlv,
 } from "../asn1/der.js";
-import { OID, digestNameOf, dnAttributeLabel, oidName, DIGEST_SIZES } from "../asn1/oids.js";
+import { evenHex, parseAlgorithmIdentifier, parseName as parseNameIn, type NameAttribute } from "../asn1/x509-name.js";
+import { OID, digestNameOf, oidName, DIGEST_SIZES } from "../asn1/oids.js";
 
 /** Digest algorithms Authenticode images are hashed with, by name. */
 export type AuthenticodeDigestName = "sha1" | "sha256" | "sha384" | "sha512";
@@ -64,15 +65,7 @@ export interface ReadAuthenticodeOptions {
   maxNesting?: number;
 }
 
-/** One attribute of a distinguished name. */
-export interface NameAttribute {
-  /** Dotted OID of the attribute type. */
-  type: string;
-  /** Short label (`CN`, `O`, ...) or the dotted OID when unknown. */
-  label: string;
-  /** The value as text; `#hex` of the DER when it is not a string type. */
-  value: string;
-}
+export type { NameAttribute } from "../asn1/x509-name.js";
 
 /** What kimage reads from one X.509 certificate (RFC 5280). */
 export interface CertificateInfo {
@@ -302,94 +295,6 @@ function algLabel(oid: string): string {
   return oidName(oid) ?? oid;
 }
 
-function evenHex(v: bigint): string {
-  const neg = v < 0n;
-  let h = (neg ? -v : v).toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return neg ? `-${h}` : h;
-}
-
-/*
- * AlgorithmIdentifier  ::=  SEQUENCE  {
- *      algorithm               OBJECT IDENTIFIER,
- *      parameters              ANY DEFINED BY algorithm OPTIONAL  }
- *                                 -- RFC 5280 section 4.1.1.2
- */
-function parseAlgorithmIdentifier(t: Tlv, what: string): { oid: string; parameters: Tlv | undefined } {
-  expect(t, TAG.SEQUENCE, what);
-  const k = childrenCount(t, 1, 2, what);
-  return { oid: readOid(k[0] as Tlv, `${what}.algorithm`), parameters: k[1] };
-}
-
-/*
- * Name ::= CHOICE { -- only one possibility for now --
- *   rdnSequence  RDNSequence }
- * RDNSequence ::= SEQUENCE OF RelativeDistinguishedName
- * RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue
- * AttributeTypeAndValue ::= SEQUENCE {
- *   type     AttributeType,
- *   value    AttributeValue }
- * AttributeType ::= OBJECT IDENTIFIER
- * AttributeValue ::= ANY -- DEFINED BY AttributeType
- *                                 -- RFC 5280 section 4.1.2.4
- */
-function parseName(t: Tlv, what: string): { rdns: NameAttribute[][]; text: string; cn: string | undefined } {
-  expect(t, TAG.SEQUENCE, what);
-  const rdns: NameAttribute[][] = [];
-  const rdnTexts: string[] = [];
-  const parts: string[] = [];
-  let cn: string | undefined;
-  for (const rdn of children(t)) {
-    expect(rdn, TAG.SET, `${what} RelativeDistinguishedName`);
-    const atvs = children(rdn);
-    if (atvs.length === 0) fail("asn1-malformed", `${what}: empty RelativeDistinguishedName at ${at(rdn)}`, rdn.offset);
-    const attrs: NameAttribute[] = [];
-    for (const atv of atvs) {
-      expect(atv, TAG.SEQUENCE, `${what} AttributeTypeAndValue`);
-      const [typeTlv, valueTlv] = childrenCount(atv, 2, 2, `${what} AttributeTypeAndValue`) as [Tlv, Tlv];
-      const type = readOid(typeTlv, `${what} attribute type`);
-      const isText = isStringTag(valueTlv.tag);
-      // RFC 4514 2.4: values that are not strings are written as '#' + hex of their DER.
-      const value = isText ? readString(valueTlv, `${what} attribute value`) : `#${toHex(valueTlv.raw)}`;
-      if (type === OID.commonName && isText) cn = value;
-      attrs.push({ type, label: dnAttributeLabel(type) ?? type, value });
-      parts.push(`${dnAttributeLabel(type) ?? type}=${isText ? escapeDn(value) : value}`);
-    }
-    rdns.push(attrs);
-    rdnTexts.push(parts.join("+"));
-    parts.length = 0;
-  }
-  // RFC 4514 2.1: the last RDN of the sequence comes first.
-  const text = rdnTexts.reverse().join(",");
-  return { rdns, text, cn };
-}
-
-function isStringTag(tag: number): boolean {
-  return (
-    tag === TAG.UTF8_STRING ||
-    tag === TAG.PRINTABLE_STRING ||
-    tag === TAG.IA5_STRING ||
-    tag === TAG.VISIBLE_STRING ||
-    tag === TAG.NUMERIC_STRING ||
-    tag === TAG.T61_STRING ||
-    tag === TAG.BMP_STRING ||
-    tag === TAG.UNIVERSAL_STRING
-  );
-}
-
-/** RFC 4514 section 2.4 escaping of an attribute value. */
-function escapeDn(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const ch = s.charAt(i);
-    if (ch === "\0") out += "\\00";
-    else if (',+"\\<>;'.includes(ch) || (i === 0 && (ch === "#" || ch === " ")) || (i === s.length - 1 && ch === " ")) {
-      out += `\\${ch}`;
-    } else out += ch;
-  }
-  return out;
-}
-
 /*
  * Certificate  ::=  SEQUENCE  {
  *      tbsCertificate       TBSCertificate,
@@ -449,14 +354,14 @@ function parseCertificate(t: Tlv): CertificateInfo {
   const serial = readInteger(need("serialNumber"), "TBSCertificate.serialNumber");
   parseAlgorithmIdentifier(need("signature"), "TBSCertificate.signature");
   const issuerTlv = need("issuer");
-  const issuer = parseName(issuerTlv, "issuer");
+  const issuer = parseNameIn(issuerTlv, "issuer", DER_LAYER);
   const validity = need("validity");
   expect(validity, TAG.SEQUENCE, "Validity");
   const [nb, na] = childrenCount(validity, 2, 2, "Validity") as [Tlv, Tlv];
   const notBefore = readTime(nb, "Validity.notBefore");
   const notAfter = readTime(na, "Validity.notAfter");
   const subjectTlv = need("subject");
-  const subject = parseName(subjectTlv, "subject");
+  const subject = parseNameIn(subjectTlv, "subject", DER_LAYER);
   const spki = need("subjectPublicKeyInfo");
   expect(spki, TAG.SEQUENCE, "SubjectPublicKeyInfo");
   const [spkiAlg, spkiKey] = childrenCount(spki, 2, 2, "SubjectPublicKeyInfo") as [Tlv, Tlv];
@@ -733,7 +638,7 @@ function parseSignerInfo(t: Tlv, certs: CertificateInfo[], ctx: Ctx, nesting: nu
   let certificateIndex = -1;
   if (sid.tag === TAG.SEQUENCE) {
     const [nameTlv, serialTlv] = childrenCount(sid, 2, 2, "IssuerAndSerialNumber") as [Tlv, Tlv];
-    issuer = parseName(nameTlv, "IssuerAndSerialNumber.issuer").text;
+    issuer = parseNameIn(nameTlv, "IssuerAndSerialNumber.issuer", DER_LAYER).text;
     issuerRaw = nameTlv.raw;
     const serial = readInteger(serialTlv, "IssuerAndSerialNumber.serialNumber");
     serialNumber = evenHex(serial.value);

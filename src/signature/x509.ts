@@ -34,14 +34,14 @@ import {
   readOctetString,
   readOid,
   readSmallInt,
-  readString,
   readTime,
   readTlv,
   tagName,
   type Tlv,
 } from "../asn1/der.js";
-import { OID, dnAttributeLabel, oidName } from "../asn1/oids.js";
+import { OID, oidName } from "../asn1/oids.js";
 import type { HashAlgorithm } from "../hash/types.js";
+import { evenHex, parseAlgorithmIdentifier, parseName } from "../asn1/x509-name.js";
 
 /** Layer id used in errors raised while parsing certificates. */
 export const X509_LAYER = "x509";
@@ -183,68 +183,6 @@ function at(t: Tlv): string {
   return `0x${t.offset.toString(16)}`;
 }
 
-function evenHex(v: bigint): string {
-  const neg = v < 0n;
-  let h = (neg ? -v : v).toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return neg ? `-${h}` : h;
-}
-
-/*
- * AlgorithmIdentifier  ::=  SEQUENCE  {
- *      algorithm               OBJECT IDENTIFIER,
- *      parameters              ANY DEFINED BY algorithm OPTIONAL  }
- *                                 -- RFC 5280 section 4.1.1.2
- */
-function algorithmIdentifier(t: Tlv, what: string): { oid: string; parameters: Tlv | undefined } {
-  expect(t, TAG.SEQUENCE, what);
-  const k = childrenCount(t, 1, 2, what);
-  return { oid: readOid(k[0] as Tlv, `${what}.algorithm`), parameters: k[1] };
-}
-
-const STRING_TAGS: ReadonlySet<number> = new Set([
-  TAG.UTF8_STRING,
-  TAG.PRINTABLE_STRING,
-  TAG.IA5_STRING,
-  TAG.VISIBLE_STRING,
-  TAG.NUMERIC_STRING,
-  TAG.T61_STRING,
-  TAG.BMP_STRING,
-  TAG.UNIVERSAL_STRING,
-]);
-
-/*
- * Name ::= CHOICE { -- only one possibility for now --
- *   rdnSequence  RDNSequence }
- * RDNSequence ::= SEQUENCE OF RelativeDistinguishedName
- * RelativeDistinguishedName ::= SET SIZE (1..MAX) OF AttributeTypeAndValue
- * AttributeTypeAndValue ::= SEQUENCE { type AttributeType, value AttributeValue }
- *                                 -- RFC 5280 section 4.1.2.4
- *
- * Rendered as RFC 4514: most specific RDN first, `+` between the values of
- * one RDN, non-string values as `#` + hex of their DER.
- */
-function nameString(t: Tlv, what: string): string {
-  expect(t, TAG.SEQUENCE, what);
-  const rdns: string[] = [];
-  for (const rdn of children(t)) {
-    expect(rdn, TAG.SET, `${what} RelativeDistinguishedName`);
-    const atvs = children(rdn);
-    if (atvs.length === 0) fail("asn1-malformed", `${what}: empty RelativeDistinguishedName at ${at(rdn)}`, rdn.offset);
-    const parts: string[] = [];
-    for (const atv of atvs) {
-      expect(atv, TAG.SEQUENCE, `${what} AttributeTypeAndValue`);
-      const [typeTlv, valueTlv] = childrenCount(atv, 2, 2, `${what} AttributeTypeAndValue`) as [Tlv, Tlv];
-      const type = readOid(typeTlv, `${what} attribute type`);
-      const label = dnAttributeLabel(type) ?? type;
-      const value = STRING_TAGS.has(valueTlv.tag) ? escapeDn(readString(valueTlv, `${what} attribute value`)) : `#${toHex(valueTlv.raw)}`;
-      parts.push(`${label}=${value}`);
-    }
-    rdns.push(parts.join("+"));
-  }
-  return rdns.reverse().join(",");
-}
-
 /**
  * An RFC 4514 string of a DER Name (e.g. a SignerInfo's issuer), most
  * specific RDN first.
@@ -252,19 +190,7 @@ function nameString(t: Tlv, what: string): string {
  * @throws KimageError `asn1-*` when `der` is not one DER Name.
  */
 export function nameText(der: Uint8Array, base = 0): string {
-  return nameString(parseDer(der, base, { layer: X509_LAYER }), "Name");
-}
-
-/** RFC 4514 section 2.4 escaping of an attribute value. */
-function escapeDn(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const ch = s.charAt(i);
-    if (ch === "\0") out += "\\00";
-    else if (',+"\\<>;'.includes(ch) || (i === 0 && (ch === "#" || ch === " ")) || (i === s.length - 1 && ch === " ")) out += `\\${ch}`;
-    else out += ch;
-  }
-  return out;
+  return parseName(parseDer(der, base, { layer: X509_LAYER }), "Name", X509_LAYER).text;
 }
 
 /*
@@ -288,7 +214,7 @@ function escapeDn(s: string): string {
 function publicKeyInfo(spki: Tlv): PublicKeyInfo {
   expect(spki, TAG.SEQUENCE, "SubjectPublicKeyInfo");
   const [algTlv, keyTlv] = childrenCount(spki, 2, 2, "SubjectPublicKeyInfo") as [Tlv, Tlv];
-  const alg = algorithmIdentifier(algTlv, "SubjectPublicKeyInfo.algorithm");
+  const alg = parseAlgorithmIdentifier(algTlv, "SubjectPublicKeyInfo.algorithm");
   const key = readBitString(keyTlv, "SubjectPublicKeyInfo.subjectPublicKey");
   if (alg.oid === OID.rsaEncryption) {
     if (key.unusedBits !== 0) fail("asn1-malformed", `RSA subjectPublicKey at ${at(keyTlv)} has unused bits`, keyTlv.offset);
@@ -408,7 +334,7 @@ function readExtensions(wrapper: Tlv): Extensions {
             for (const gn of children(f)) {
               if (gn.tag === ctxTag(4, true) && akid.issuerRaw === undefined) {
                 const [name] = childrenCount(gn, 1, 1, "GeneralName.directoryName") as [Tlv];
-                nameString(name, "AuthorityKeyIdentifier.authorityCertIssuer");
+                parseName(name, "AuthorityKeyIdentifier.authorityCertIssuer", X509_LAYER); // validates it
                 akid.issuerRaw = name.raw;
               }
             }
@@ -462,7 +388,7 @@ export function parseCertificate(der: Uint8Array, base = 0): ParsedCertificate {
   expect(t, TAG.SEQUENCE, "Certificate");
   const [tbs, sigAlgTlv, sigValueTlv] = childrenCount(t, 3, 3, "Certificate") as [Tlv, Tlv, Tlv];
   expect(tbs, TAG.SEQUENCE, "TBSCertificate");
-  const sigAlg = algorithmIdentifier(sigAlgTlv, "Certificate.signatureAlgorithm");
+  const sigAlg = parseAlgorithmIdentifier(sigAlgTlv, "Certificate.signatureAlgorithm");
   const sigBits = readBitString(sigValueTlv, "Certificate.signatureValue");
   if (sigBits.unusedBits !== 0) fail("asn1-malformed", `signatureValue at ${at(sigValueTlv)} has unused bits`, sigValueTlv.offset);
   const f = children(tbs);
@@ -481,15 +407,15 @@ export function parseCertificate(der: Uint8Array, base = 0): ParsedCertificate {
   };
   const serial = readInteger(need("serialNumber"), "TBSCertificate.serialNumber");
   const tbsSigAlg = need("signature");
-  algorithmIdentifier(tbsSigAlg, "TBSCertificate.signature");
+  parseAlgorithmIdentifier(tbsSigAlg, "TBSCertificate.signature");
   const issuerTlv = need("issuer");
-  const issuer = nameString(issuerTlv, "issuer");
+  const issuer = parseName(issuerTlv, "issuer", X509_LAYER).text;
   const validity = expect(need("validity"), TAG.SEQUENCE, "Validity");
   const [nb, na] = childrenCount(validity, 2, 2, "Validity") as [Tlv, Tlv];
   const notBefore = readTime(nb, "Validity.notBefore");
   const notAfter = readTime(na, "Validity.notAfter");
   const subjectTlv = need("subject");
-  const subject = nameString(subjectTlv, "subject");
+  const subject = parseName(subjectTlv, "subject", X509_LAYER).text;
   const spki = need("subjectPublicKeyInfo");
   const publicKey = publicKeyInfo(spki);
   let ext: Extensions = {
@@ -751,7 +677,7 @@ export function readDigestInfo(der: Uint8Array): { oid: string; digest: Uint8Arr
     if (t.raw.length !== der.length) return null;
     expect(t, TAG.SEQUENCE, "DigestInfo");
     const [alg, dig] = childrenCount(t, 2, 2, "DigestInfo") as [Tlv, Tlv];
-    return { oid: algorithmIdentifier(alg, "DigestInfo.digestAlgorithm").oid, digest: readOctetString(dig, "DigestInfo.digest") };
+    return { oid: parseAlgorithmIdentifier(alg, "DigestInfo.digestAlgorithm").oid, digest: readOctetString(dig, "DigestInfo.digest") };
   } catch (e) {
     if (e instanceof KimageError) return null;
     throw e;
