@@ -120,16 +120,31 @@ export interface BootResult {
  */
 export function bootQemu(o: BootOptions): Promise<BootResult> {
   const dir = mkdtempSync(join(tmpdir(), "kimage-boot-"));
-  const args = ["-M", "virt", ...(o.arch === "aarch64" ? ["-cpu", "max"] : []), "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", ...(o.extra ?? [])];
-  o.blobs.forEach((b, i) => {
+  const args = ["-M", "virt", ...(o.arch === "aarch64" ? ["-cpu", "max"] : []), "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", ...(o.extra ?? []), ...loaderArgs(dir, o.blobs)];
+  args.push("-device", `loader,addr=0x${o.pc.toString(16)},cpu-num=0`);
+  return runQemu(`qemu-system-${o.arch}`, args, o);
+}
+
+/** `-device loader,file=…,addr=…,force-raw=on` for each blob, written into `dir`. */
+export function loaderArgs(dir: string, blobs: readonly LoaderBlob[]): string[] {
+  const args: string[] = [];
+  blobs.forEach((b, i) => {
     const file = join(dir, `${i}-${b.name.replace(/[^a-z0-9.-]/gi, "_")}.bin`);
     writeFileSync(file, b.bytes);
     args.push("-device", `loader,file=${file},addr=0x${b.addr.toString(16)},force-raw=on`);
   });
-  args.push("-device", `loader,addr=0x${o.pc.toString(16)},cpu-num=0`);
+  return args;
+}
+
+/**
+ * Runs a QEMU binary with `args`, collecting its console (the last 2–4 MiB),
+ * and resolves when it exits, when `until` matches the console (it is then
+ * killed), or when `timeoutMs` kills it. `onClose` runs before resolving.
+ */
+export function runQemu(binary: string, args: string[], o: { timeoutMs: number; until?: RegExp; onClose?: () => void }): Promise<BootResult> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const p = spawn(`qemu-system-${o.arch}`, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -145,7 +160,8 @@ export function bootQemu(o: BootOptions): Promise<BootResult> {
     p.stderr.on("data", onData);
     p.on("close", () => {
       clearTimeout(timer);
-      resolve({ console: out, timedOut, ms: Date.now() - t0, args: [`qemu-system-${o.arch}`, ...args] });
+      o.onClose?.();
+      resolve({ console: out, timedOut, ms: Date.now() - t0, args: [binary, ...args] });
     });
   });
 }

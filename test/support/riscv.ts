@@ -24,11 +24,11 @@
  * ```
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoaderBlob } from "./qemu.js";
+import { loaderArgs, runQemu, type LoaderBlob } from "./qemu.js";
 
 /** OpenSBI's generic fw_jump as Debian ships it. */
 export const FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
@@ -77,16 +77,6 @@ function virtArgs(memMiB: number, bios: string): string[] {
 }
 
 /** Writes the blobs to files and returns their `-device loader` arguments. */
-function loaderArgs(dir: string, blobs: LoaderBlob[]): string[] {
-  const args: string[] = [];
-  blobs.forEach((b, i) => {
-    const file = join(dir, `${i}-${b.name.replace(/[^a-z0-9.-]/gi, "_")}.bin`);
-    writeFileSync(file, b.bytes);
-    args.push("-device", `loader,file=${file},addr=0x${b.addr.toString(16)},force-raw=on`);
-  });
-  return args;
-}
-
 /** Sends QMP commands one by one over a unix socket and resolves with every reply line. */
 function qmp(socket: string, commands: object[], timeoutMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -195,25 +185,5 @@ export interface RiscvBootResult {
 export function bootRiscv(o: RiscvBootOptions): Promise<RiscvBootResult> {
   const dir = mkdtempSync(join(tmpdir(), "kimage-rvboot-"));
   const args = [...virtArgs(o.memMiB, o.bios ?? FW_JUMP), "-monitor", "none", "-serial", "stdio", ...loaderArgs(dir, o.blobs)];
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn("qemu-system-riscv64", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      p.kill("SIGKILL");
-    }, o.timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString("latin1");
-      if (out.length > 4 << 20) out = out.slice(-(2 << 20));
-      if (o.until && o.until.test(out)) p.kill("SIGKILL");
-    };
-    p.stdout.on("data", onData);
-    p.stderr.on("data", onData);
-    p.on("close", () => {
-      clearTimeout(timer);
-      resolve({ console: out, timedOut, ms: Date.now() - t0, args: ["qemu-system-riscv64", ...args] });
-    });
-  });
+  return runQemu("qemu-system-riscv64", args, o);
 }

@@ -29,10 +29,11 @@
  * The firmware writes nothing else: no BIOS data area, no ACPI or MP tables,
  * no e820 (the kernel gets the plan's), and never touches the serial port.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loaderArgs, runQemu } from "./qemu.js";
 
 /** Where the 64 KiB firmware image sits (QEMU maps `-bios` so that it ends at 4 GiB). */
 export const FW_BASE = 0xffff0000n;
@@ -210,31 +211,6 @@ export function bootX86(o: X86BootOptions): Promise<X86BootResult> {
   const fw = join(dir, "fw.bin");
   writeFileSync(fw, o.firmware);
   const args = ["-M", "pc", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-vga", "none", "-net", "none", "-bios", fw];
-  o.blobs.forEach((b, i) => {
-    const file = join(dir, `${i}-${b.name.replace(/[^a-z0-9.-]/gi, "_")}.bin`);
-    writeFileSync(file, b.bytes);
-    args.push("-device", `loader,file=${file},addr=0x${b.addr.toString(16)},force-raw=on`);
-  });
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn("qemu-system-x86_64", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      p.kill("SIGKILL");
-    }, o.timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString("latin1");
-      if (out.length > 4 << 20) out = out.slice(-(2 << 20));
-      if (o.until && o.until.test(out)) p.kill("SIGKILL");
-    };
-    p.stdout.on("data", onData);
-    p.stderr.on("data", onData);
-    p.on("close", () => {
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ console: out, timedOut, ms: Date.now() - t0, args: ["qemu-system-x86_64", ...args] });
-    });
-  });
+  args.push(...loaderArgs(dir, o.blobs));
+  return runQemu("qemu-system-x86_64", args, { ...o, onClose: () => rmSync(dir, { recursive: true, force: true }) });
 }
