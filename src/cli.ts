@@ -19,7 +19,7 @@ import { planCommand } from "./cli/plan.js";
 import { signCommand } from "./cli/sign.js";
 import { verifyCommand } from "./cli/verify.js";
 import { UnreadableError, UsageError, type CliIo, type Command } from "./cli/types.js";
-import { isKimageError } from "./errors.js";
+import { isKimageError } from "./core/errors.js";
 
 export type { CliIo } from "./cli/types.js";
 export { layerJson, renderTree } from "./cli/render.js";

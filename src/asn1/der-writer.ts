@@ -22,7 +22,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { compareSetOfEncodings, readTlv } from "./der.js";
 
 const LAYER = "asn1";

@@ -18,8 +18,8 @@
  * @module
  */
 
-import { KimageError, type ErrorCode } from "../errors.js";
-import { toHex } from "../bytes.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
+import { toHex } from "../core/bytes.js";
 
 /** Layer id used in errors raised by the DER reader and the PKCS#7 parsers. */
 export const DER_LAYER = "pkcs7";

@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { JsonValue } from "../formats/types.js";
+import type { JsonValue } from "../format/types.js";
 import { isHashAlgorithm } from "../hash/types.js";
 import { nodeHashProvider } from "../node/hash.js";
-import { authenticodeDigest } from "../pecoff/authenticode.js";
+import { authenticodeDigest } from "../formats/pe/authenticode.js";
 import { readInput } from "./io.js";
 import { UsageError, type Command } from "./types.js";
 

@@ -8,7 +8,7 @@
  */
 
 import { writeFile } from "node:fs/promises";
-import { inspect } from "../formats/table.js";
+import { inspect } from "../inspect/registry.js";
 import { readInput } from "./io.js";
 import { UsageError, type Command } from "./types.js";
 

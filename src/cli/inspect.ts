@@ -8,8 +8,8 @@
  * @module
  */
 
-import { inspect } from "../formats/table.js";
-import { kernelIdentity } from "../identity/index.js";
+import { inspect } from "../inspect/registry.js";
+import { kernelIdentity } from "../inspect/identity.js";
 import { nodeCodecProviders } from "../node/codecs.js";
 import { readInput } from "./io.js";
 import { layerJson, renderTree } from "./render.js";

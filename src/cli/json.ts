@@ -4,7 +4,7 @@
  * @module
  */
 
-import { toHex } from "../bytes.js";
+import { toHex } from "../core/bytes.js";
 
 /** A JSON.stringify replacer for kimage values. */
 export function jsonReplacer(_key: string, value: unknown): unknown {

@@ -11,16 +11,16 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { planArm64, type Arm64CrashInput } from "../plan/arm64.js";
-import { planDigest, type PlanDigest } from "../plan/digest.js";
-import type { CoreNoteRange } from "../plan/elfcore.js";
-import { planRiscv } from "../plan/riscv.js";
-import { planX86_64 } from "../plan/x86.js";
-import { planX86_64Crash } from "../plan/x86-crash.js";
+import { planArm64, type Arm64CrashInput } from "../plan/arch/arm64.js";
+import { planDigest, type PlanDigest } from "../plan/core/digest.js";
+import type { CoreNoteRange } from "../plan/protocol/elfcore.js";
+import { planRiscv } from "../plan/arch/riscv.js";
+import { planX86_64 } from "../plan/arch/x86.js";
+import { planX86_64Crash } from "../plan/arch/x86-crash.js";
 import { nodeHashProvider } from "../node/hash.js";
-import type { MemoryMap, Range } from "../plan/memory.js";
-import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/memory-parse.js";
-import type { Plan } from "../plan/types.js";
+import type { MemoryMap, Range } from "../plan/core/memory.js";
+import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/core/memory-parse.js";
+import type { Plan } from "../plan/core/types.js";
 import { readInput } from "./io.js";
 import { jsonReplacer } from "./json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { JsonValue, Layer } from "../formats/types.js";
+import type { JsonValue, Layer } from "../format/types.js";
 
 /** A layer as one flat JSON object: `format`, `offset`, `size`, `summary`, the fields, `findings`. */
 export function layerJson(layer: Layer): { [key: string]: JsonValue } {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { KimageError, type ErrorCode } from "../errors.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
 import { OutputBuffer } from "./output.js";
 import type { DecompressOptions, DecompressResult } from "./types.js";
 

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { KimageError, isKimageError } from "../errors.js";
+import { KimageError, isKimageError } from "../core/errors.js";
 import { crc32 } from "./crc32.js";
 import { inflateRaw } from "./inflate.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";

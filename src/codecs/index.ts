@@ -31,7 +31,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { decompressBzip2 } from "./bzip2.js";
 import { crc32 } from "./crc32.js";
 import { decompressGzip } from "./gzip.js";

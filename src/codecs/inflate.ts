@@ -10,7 +10,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { OutputBuffer, OutputFull } from "./output.js";
 import type { DecompressOptions } from "./types.js";
 

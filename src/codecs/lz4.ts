@@ -10,7 +10,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { OutputBuffer } from "./output.js";
 import type { DecompressOptions, DecompressResult } from "./types.js";
 import { xxh32 } from "./xxhash.js";

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { decodeLzmaProps, LzmaDecoder } from "./lzma.js";
 import { OutputBuffer } from "./output.js";
 import type { DecompressOptions, DecompressResult } from "./types.js";

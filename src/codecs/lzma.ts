@@ -31,7 +31,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 
 // ---------------------------------------------------------------------------
 // Probability array layout: one Uint16Array, fixed offsets.

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { decodeLzmaProps, LzmaDecoder } from "./lzma.js";
 import type { OutputBuffer } from "./output.js";
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { crc32 } from "./crc32.js";
 import { OutputBuffer } from "./output.js";
 import type { DecompressOptions, DecompressResult } from "./types.js";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions } from "./types.js";
 
 /** Thrown internally by {@link OutputBuffer} when `partial` output is full. */

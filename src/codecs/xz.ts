@@ -23,7 +23,7 @@
  */
 
 import { sha256 } from "@noble/hashes/sha2.js";
-import { KimageError, type ErrorCode } from "../errors.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
 import { BCJ_ALIGNMENT, BCJ_DECODERS, deltaDecode } from "./bcj.js";
 import { crc32 } from "./crc32.js";
 import { crc64 } from "./crc64.js";

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { ByteView, hex } from "../bytes.js";
-import { KimageError, type ErrorCode } from "../errors.js";
+import { ByteView, hex } from "../core/bytes.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
 import {
   DEFAULT_FDT_LIMITS,
   FDT_BEGIN_NODE,

@@ -33,8 +33,8 @@
  * @module
  */
 
-import { hex } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { hex } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import {
   FDT_BEGIN_NODE,
   FDT_END,

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { hex } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { hex } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import { FDT_LAYER, FDT_LAST_COMP_VERSION, FDT_VERSION, type Fdt, type FdtNode, type FdtProperty } from "./spec.js";
 
 function badProp(message: string): never {

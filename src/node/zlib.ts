@@ -6,7 +6,7 @@
  */
 
 import { inflateRawSync } from "node:zlib";
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import type { RawInflater } from "../codecs/gzip.js";
 
 /** The shape of `inflateRawSync(..., { info: true })`'s result. */

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { KimageError, isKimageError } from "../errors.js";
+import { KimageError, isKimageError } from "../core/errors.js";
 import { OID } from "../asn1/oids.js";
 import { reasonVerdict, type Verdict, type VerdictReason, type VerifyOptions } from "./policy.js";
 import { parseCmsSignedData, parseMessageCertificates, verifySignerInfo, type CmsSignedData, type SignerOutcome } from "./pkcs7-verify.js";

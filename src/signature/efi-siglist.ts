@@ -36,8 +36,8 @@
  * @module
  */
 
-import { ByteView, toHex } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { ByteView, toHex } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import type { HashAlgorithm } from "../hash/types.js";
 
 /** Layer id used in errors raised by this parser. */

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { KimageError, type ErrorCode } from "../errors.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
 import { TAG, children, ctxTag, parseDer, readInteger, readOid, type Tlv } from "../asn1/der.js";
 import { OID } from "../asn1/oids.js";
 import { derInteger, derNull, derOctetString, derOid, derRaw, derSequence } from "../asn1/der-writer.js";

@@ -27,8 +27,8 @@
  * @module
  */
 
-import { toHex } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { toHex } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import {
   DER_LAYER,
   TAG,
@@ -61,7 +61,7 @@ import {
   type ParsedCertificate,
   type SignatureCheck,
   type SubtleVerifier,
-} from "./x509.js";
+} from "../cms/x509.js";
 
 /** A SignerInfo as the verifier needs it (the fields of `SignerSummary` it uses). */
 export interface SignerFields {

@@ -12,12 +12,12 @@
  * @module
  */
 
-import { toHex } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { toHex } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import { HASH_LENGTH, type HashAlgorithm, type HashProvider } from "../hash/types.js";
-import type { SbatEntry } from "../pecoff/sbat.js";
+import type { SbatEntry } from "../formats/pe/sbat.js";
 import { efiSignatureDatabase, parseEfiSignatureLists } from "./efi-siglist.js";
-import type { SubtleVerifier } from "./x509.js";
+import type { SubtleVerifier } from "../cms/x509.js";
 
 /** Layer id of errors about verification options. */
 export const VERIFY_LAYER = "verify";

@@ -20,10 +20,10 @@
  * @module
  */
 
-import { ByteView } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { ByteView } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import { TAG, readTlv } from "../asn1/der.js";
-import { parsePe, sectionByName, type PeFile } from "../pecoff/parse.js";
+import { parsePe, sectionByName, type PeFile } from "../formats/pe/parse.js";
 import { efiSignatureDatabase, parseEfiSignatureLists, type EfiSignatureDatabase, type EfiSignatureList } from "./efi-siglist.js";
 
 /** Layer id of errors about `.vendor_cert`. */

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { OID } from "../asn1/oids.js";
 import { derExplicit, derInteger, derOctetString, derOid, derSequence, derSet } from "../asn1/der-writer.js";
 import type { HashAlgorithm } from "../hash/types.js";

@@ -26,8 +26,8 @@
  * @module
  */
 
-import { alignUp } from "../bytes.js";
-import { KimageError } from "../errors.js";
+import { alignUp } from "../core/bytes.js";
+import { KimageError } from "../core/errors.js";
 import { OID } from "../asn1/oids.js";
 import { TAG, children, readOid, readTlv, type Tlv } from "../asn1/der.js";
 import {
@@ -49,11 +49,11 @@ import {
 } from "../asn1/der-writer.js";
 import { defaultHashProvider } from "../hash/index.js";
 import { HASH_LENGTH, type HashAlgorithm, type HashProvider } from "../hash/types.js";
-import { parsePe } from "../pecoff/parse.js";
-import { authenticodeDigest } from "../pecoff/authenticode.js";
-import { writePeChecksum } from "../pecoff/checksum.js";
-import { WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA, WIN_CERTIFICATE_HEADER_SIZE } from "../pecoff/spec.js";
-import { readAuthenticodeInfo } from "./pkcs7-info.js";
+import { parsePe } from "../formats/pe/parse.js";
+import { authenticodeDigest } from "../formats/pe/authenticode.js";
+import { writePeChecksum } from "../formats/pe/checksum.js";
+import { WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA, WIN_CERTIFICATE_HEADER_SIZE } from "../formats/pe/spec.js";
+import { readAuthenticodeInfo } from "../cms/pkcs7-info.js";
 import {
   SIGN_LAYER,
   importSigningKey,

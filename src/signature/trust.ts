@@ -28,7 +28,7 @@
  * @module
  */
 
-import { KimageError } from "../errors.js";
+import { KimageError } from "../core/errors.js";
 import { bytesEqual } from "../asn1/der.js";
 import { VERIFY_LAYER, type Verdict, type VerdictReason } from "./policy.js";
 import {
@@ -39,7 +39,7 @@ import {
   type ParsedCertificate,
   type SignatureCheck,
   type SubtleVerifier,
-} from "./x509.js";
+} from "../cms/x509.js";
 
 /** One PEM block. */
 export interface PemBlock {

@@ -21,18 +21,18 @@
  * @module
  */
 
-import { alignUp, toHex } from "../bytes.js";
-import { isKimageError, KimageError, type Finding } from "../errors.js";
+import { alignUp, toHex } from "../core/bytes.js";
+import { isKimageError, KimageError, type Finding } from "../core/errors.js";
 import { defaultHashProvider } from "../hash/index.js";
 import type { HashAlgorithm, HashProvider } from "../hash/types.js";
-import { authenticodeDigest } from "../pecoff/authenticode.js";
-import type { WinCertificate } from "../pecoff/certificates.js";
-import { PE_LAYER, parsePe, probePe, type PeFile } from "../pecoff/parse.js";
-import { parseSbat } from "../pecoff/sbat.js";
-import { inspect, type InspectOptions } from "../formats/table.js";
-import type { Layer } from "../formats/types.js";
+import { authenticodeDigest } from "../formats/pe/authenticode.js";
+import type { WinCertificate } from "../formats/pe/certificates.js";
+import { PE_LAYER, parsePe, probePe, type PeFile } from "../formats/pe/parse.js";
+import { parseSbat } from "../formats/pe/sbat.js";
+import { inspect, type InspectOptions } from "../inspect/registry.js";
+import type { Layer } from "../format/types.js";
 import { OID } from "../asn1/oids.js";
-import { readAuthenticodeInfo, type AuthenticodeInfo } from "./pkcs7-info.js";
+import { readAuthenticodeInfo, type AuthenticodeInfo } from "../cms/pkcs7-info.js";
 import {
   checkSbat,
   normalizeDenyList,
@@ -48,7 +48,7 @@ import {
 } from "./policy.js";
 import { digestLabel, hashOf, parseMessageCertificates, verifySignerInfo, type SignerOutcome, type SignerVerifyContext } from "./pkcs7-verify.js";
 import { certificateDers, parseTrustAnchors } from "./trust.js";
-import type { ParsedCertificate, SubtleVerifier } from "./x509.js";
+import type { ParsedCertificate, SubtleVerifier } from "../cms/x509.js";
 
 /** The verdict of one signature: a certificate-table entry or a nested signature. */
 export interface SignatureVerdict {
@@ -506,7 +506,7 @@ export interface VerifyChainOptions extends VerifyOptions {
 
 /**
  * Verifies the Authenticode signature of every PE layer of an image: the
- * layers come from `inspect()` (src/formats/table.ts), and every layer whose
+ * layers come from `inspect()` (src/inspect/registry.ts), and every layer whose
  * input is a PE with bytes of its own is verified (an EFI stub that fronts
  * the same bytes is verified once). Today that is the outer PE; zboot and
  * UKI payloads that are PEs with their own certificate table are verified

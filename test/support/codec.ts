@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { KimageError, type ErrorCode } from "../../src/errors.js";
+import { KimageError, type ErrorCode } from "../../src/core/errors.js";
 
 
 /** Runs a native tool; throws (never skips) when it is missing or fails. */
