@@ -10,6 +10,26 @@
 #   FIXTURES_REFRESH=1 npm run fixtures    # force a refresh of the package lists
 #   FIXTURES_MIRROR=http://.../debian      # use another Debian mirror
 #
+# For tests of this script (test/fetcher-fallback.test.ts) and for rehearsing a
+# future archive:
+#   FIXTURES_OUT=DIR            fetch into DIR instead of fixtures/real
+#   FIXTURES_ITEMS=FILE         the item table, one item a line (replaces ALL_ITEMS)
+#   FIXTURES_TRUSTED=1          the mirror is a local, unsigned test archive (trusted=yes)
+#   FIXTURES_SIMULATE_BUMP=RE   items whose "suite/arch how name" matches RE resolve first
+#                               to the next ABI (one number higher), as if the index already
+#                               listed a version the mirror does not have yet
+#   FIXTURES_SIMULATE_404=RE    downloads of packages whose name matches RE fail as a 404
+#
+# Stale mirrors. When the resolved version's .deb cannot be downloaded (404,
+# hash mismatch), the item falls back, in this order, to: the other versions the
+# index lists for that package in the same suite (apt-cache madison order); for
+# kernels, the other ABIs of the same flavour the suite's index still lists,
+# newest first; then the same item in another suite whose lists carry that
+# architecture (a package another class already fetched is not fetched twice).
+# The manifest records a fallback on each file it produced
+# ({"fallback": {"class", "wanted", "reason"}}); a class that still cannot be
+# fetched is written to missing.json beside it and reported once.
+#
 # Packages are resolved by name at run time (kernel ABI names and versions change
 # with every Debian point release, so none is written down here). apt runs with a
 # private configuration and state under fixtures/real/.apt/: the system's apt
@@ -29,7 +49,7 @@
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT_DIR/fixtures/real"
+OUT="${FIXTURES_OUT:-$ROOT_DIR/fixtures/real}"
 APTDIR="$OUT/.apt"
 TMPROOT="$OUT/.tmp"
 KEYRING="/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -121,6 +141,11 @@ ALL_ITEMS=(
 # item_arch ITEM: the architecture column of an item.
 item_arch() { local -a f; read -r -a f <<<"$1"; printf '%s\n' "${f[1]}"; }
 
+if [[ -n "${FIXTURES_ITEMS:-}" ]]; then
+  mapfile -t ALL_ITEMS < <(grep -vE '^[[:space:]]*(#|$)' "$FIXTURES_ITEMS")
+  MINIMAL_ITEMS=("${ALL_ITEMS[@]:0:1}")
+fi
+
 case "$SET" in
   minimal) ITEMS=("${MINIMAL_ITEMS[@]}") ;;
   all|"")  ITEMS=("${ALL_ITEMS[@]}") ;;
@@ -183,7 +208,8 @@ for item in "${ALL_ITEMS[@]}"; do
 done
 SOURCES=""
 for suite in "${SUITES[@]}"; do
-  SOURCES+="deb [signed-by=$KEYRING arch=${SUITE_ARCHS[$suite]} check-valid-until=no] $MIRROR $suite main"$'\n'
+  if [[ "${FIXTURES_TRUSTED:-0}" == 1 ]]; then trust="trusted=yes"; else trust="signed-by=$KEYRING"; fi
+  SOURCES+="deb [$trust arch=${SUITE_ARCHS[$suite]} check-valid-until=no] $MIRROR $suite main"$'\n'
 done
 SOURCES=${SOURCES%$'\n'}
 APT_ARCHS=$(printf '"%s"; ' "${ARCHS[@]}")
@@ -348,48 +374,151 @@ fail_item() { FAILURES+=("$1"); warn "$1"; }
 
 human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
 
+# bump_abi NAME-OR-VERSION: the same string with the last number of its kernel
+# ABI (6.1.0-50 → 6.1.0-51, 6.12.117+deb13 → 6.12.118+deb13) or of its upstream
+# version (6.12.117-1 → 6.12.118-1) one higher (FIXTURES_SIMULATE_BUMP).
+bump_abi() {
+  perl -pe 's/(\d+\.\d+\.\d+-)(\d+)(?=-[a-z])/$1.($2+1)/e or s/(\d+\.\d+\.)(\d+)(?=\+deb\d)/$1.($2+1)/e or s/^(\d+\.\d+\.)(\d+)/$1.($2+1)/e' <<<"$1"
+}
+
+# madison_in PKG ARCH SUITE: the versions the index lists for PKG:ARCH in SUITE,
+# in apt-cache madison order (newest first).
+madison_in() {
+  apt-cache madison "$1:$2" 2>/dev/null | awk -F'|' -v s=" $3/" 'index($3, s) {gsub(/ /, "", $2); print $2}'
+}
+
+# fallback_candidates SUITE ARCH HOW NAME PKG VER: "package version suite" lines to
+# try after PKG VER failed, in the order the header comment gives.
+fallback_candidates() {
+  local suite=$1 arch=$2 how=$3 name=$4 pkg=$5 ver=$6 v p flavour re other
+  # 1. the other versions of the same package in the same suite
+  while IFS= read -r v; do
+    [[ -n "$v" && "$v" != "$ver" ]] && echo "$pkg $v $suite"
+  done < <(madison_in "$pkg" "$arch" "$suite")
+  # 2. kernels: the other ABIs of the same flavour in the same suite, newest first
+  if [[ "$how" == kernel || "$how" == unsigned ]]; then
+    flavour=${name#linux-image-}
+    re="^linux-(image|binary)-(unsigned-)?[0-9][0-9.]*(-[0-9]+|\\+deb[0-9]+)-${flavour}"
+    [[ "$how" == unsigned ]] && re="$re(-unsigned)?\$" || re="$re\$"
+    while IFS= read -r p; do
+      [[ "$p" == "$pkg" ]] && continue
+      if [[ "$how" == unsigned ]]; then [[ "$p" == *-unsigned || "$p" == linux-binary-unsigned-* ]] || continue
+      else [[ "$p" == *-unsigned || "$p" == linux-binary-unsigned-* ]] && continue; fi
+      v=$(madison_in "$p" "$arch" "$suite" | head -n1)
+      [[ -n "$v" ]] || continue
+      # linux-image-<7.x abi> is an empty package: its linux-binary-* is what counts.
+      [[ "$p" == linux-image-* ]] && apt-cache show "$p:$arch=$v" 2>/dev/null | depends | grep -qE '^linux-binary-' && continue
+      echo "$p $v $suite"
+    done < <(apt-cache pkgnames linux- 2>/dev/null | grep -E "$re" | sort -u) | sort -k2,2 -r -V
+  fi
+  # 3. the same item in another suite that carries this architecture
+  for other in "${SUITES[@]}"; do
+    [[ "$other" == "$suite" ]] && continue
+    [[ ",${SUITE_ARCHS[$other]}," == *",$arch,"* ]] || continue
+    if resolve "$other" "$arch" "$how" "$name"; then echo "$R_PKG $R_VER $other"; fi
+  done
+}
+
+# download_candidate PKG VER ARCH DIR [SUITE]: apt-get download into DIR (from
+# SUITE's index when given: the same version string may be listed by a suite
+# whose mirror copy is missing); on failure sets DL_ERR (the first E: line) and
+# returns 1.
+download_candidate() {
+  local pkg=$1 ver=$2 arch=$3 dir=$4 from=${5:-} spec
+  DL_ERR=""
+  spec="$pkg:$arch=$ver"
+  [[ -n "$from" ]] && spec="$pkg:$arch/$from"
+  if [[ -n "${FIXTURES_SIMULATE_404:-}" ]] && [[ "$pkg" =~ $FIXTURES_SIMULATE_404 ]]; then
+    DL_ERR="E: Failed to fetch $MIRROR/pool/.../${pkg}_${ver}_$arch.deb  404  Not Found (simulated: FIXTURES_SIMULATE_404)"
+    echo "$DL_ERR" > "$dir/../download.log"; return 1
+  fi
+  if ! (cd "$dir" && apt-get -q download "$spec") >"$dir/../download.log" 2>&1; then
+    DL_ERR=$(grep -E '^E:' "$dir/../download.log" | head -n1 || true)
+    DL_ERR=${DL_ERR:-"apt-get download failed"}
+    return 1
+  fi
+}
+
 # fetch_item SUITE ARCH HOW NAME[?] [REGEX...]: download, extract, record.
 # Returns non-zero (after adding to FAILURES) when anything goes wrong.
 fetch_item() {
   local suite=$1 arch=$2 how=$3 name=$4
   shift 4
   local -a extras=("$@")
-  local optional=0 slot label spec dest work deb tmpout base kind signed f sz re m
+  local optional=0 slot label spec dest work deb tmpout base kind signed f sz re m class
   [[ "$name" == *\? ]] && { optional=1; name=${name%\?}; }
   slot="$suite/$arch/$how:$name"
-  label="$suite/$arch $how $name"
+  class="$suite/$arch $how $name"
+  label="$class"
   spec="${extras[*]}"
 
   if ! resolve "$suite" "$arch" "$how" "$name"; then
     if [[ $optional == 1 && $R_ABSENT == 1 ]]; then
       ABSENT+=("$label: $R_ERR"); log "[absent] $label ($R_ERR)"; return 0
     fi
-    fail_item "$label: $R_ERR"; return 1
+    fail_item "$label: $R_ERR"; MISSING+=("$class	$R_ERR"); return 1
   fi
-  dest="$OUT/$suite/$arch/$R_PKG"
-  label="$suite/$arch $R_PKG $R_VER"
-  RESOLVED+=("$suite/$arch $how $name -> $R_PKG $R_VER")
-
-  if up_to_date "$dest" "$R_VER" "$spec"; then
-    log "[cached] $label"
-    while IFS= read -r re; do
-      fail_item "$label: no member matches $re"
-    done < <(sed -n 's/^missing=//p' "$dest/.fetched")
-    SKIPPED=$((SKIPPED + 1))
-    return 0
+  if [[ -n "${FIXTURES_SIMULATE_BUMP:-}" && "$class" =~ $FIXTURES_SIMULATE_BUMP && "$how" != pkg ]]; then
+    log "[simulate] $class: the index is made to list $(bump_abi "$R_PKG") $(bump_abi "$R_VER") instead of $R_PKG $R_VER"
+    R_PKG=$(bump_abi "$R_PKG") R_VER=$(bump_abi "$R_VER")
   fi
 
-  log "[fetching] $label"
-  work=$(mktemp -d "$TMPROOT/item.XXXXXX")
-  mkdir -p "$work/dl" "$work/x"
-  [[ -n "$APT_USER" ]] && chown "$APT_USER" "$work/dl"
-  if ! (cd "$work/dl" && apt-get -q download "$R_PKG:$arch=$R_VER") >"$work/download.log" 2>&1; then
-    local why
-    why=$(grep -E '^E:' "$work/download.log" | head -n1 || true)
-    fail_item "$label: download failed${why:+ ($why)}"
-    sed 's/^/  /' "$work/download.log" | tail -n 5 >&2
-    rm -rf "$work"; return 1
-  fi
+  # Candidates: the resolved package first; the fallbacks only once it failed.
+  local -a cands=("$R_PKG $R_VER $suite") tried=()
+  local first_pkg=$R_PKG first_ver=$R_VER have_fallbacks=0 i=0 cpkg cver csuite reasons=""
+  C_WHY="" C_WANTED="$R_PKG $R_VER"
+  while (( i < ${#cands[@]} )); do
+    read -r cpkg cver csuite <<<"${cands[$i]}"
+    i=$((i + 1))
+    [[ " ${tried[*]} " == *" $cpkg=$cver/$csuite "* ]] && continue
+    tried+=("$cpkg=$cver/$csuite")
+    C_SUITE=$csuite
+    if [[ "$csuite" != "$suite" ]] && printf '%s\n' "${RESOLVED[@]}" | grep -qE "^$csuite/$arch [a-z]+ [^ ]+ -> $(sed 's/[+.]/\\&/g' <<<"$cpkg") "; then
+      reasons+="; $csuite's $cpkg $cver is already fetched for its own class"
+      continue
+    fi
+    dest="$OUT/$suite/$arch/$cpkg"
+    label="$csuite/$arch $cpkg $cver"
+    if up_to_date "$dest" "$cver" "$spec"; then
+      log "[cached] $label${C_WHY:+ (fallback for $class: $C_WHY)}"
+      RESOLVED+=("$suite/$arch $how $name -> $cpkg $cver${C_WHY:+ (fallback from $C_WANTED: $C_WHY)}")
+      while IFS= read -r re; do
+        fail_item "$label: no member matches $re"
+      done < <(sed -n 's/^missing=//p' "$dest/.fetched")
+      SKIPPED=$((SKIPPED + 1))
+      [[ -n "$C_WHY" ]] && FALLBACKS+=("$class: $C_WANTED → $cpkg $cver ($csuite): $C_WHY")
+      return 0
+    fi
+    log "[fetching] $label"
+    work=$(mktemp -d "$TMPROOT/item.XXXXXX")
+    mkdir -p "$work/dl" "$work/x"
+    [[ -n "$APT_USER" ]] && chown "$APT_USER" "$work/dl"
+    if download_candidate "$cpkg" "$cver" "$arch" "$work/dl" "$([[ "$csuite" != "$suite" ]] && echo "$csuite")"; then
+      R_PKG=$cpkg R_VER=$cver
+      RESOLVED+=("$suite/$arch $how $name -> $cpkg $cver${C_WHY:+ (fallback from $C_WANTED: $C_WHY)}")
+      [[ -n "$C_WHY" ]] && FALLBACKS+=("$class: $C_WANTED → $cpkg $cver ($csuite): $C_WHY")
+      fetch_extract
+      return $?
+    fi
+    warn "$label: download failed ($DL_ERR)"
+    sed 's/^/  /' "$work/download.log" | tail -n 3 >&2
+    rm -rf "$work"
+    reasons+="; $cpkg $cver: download failed ($DL_ERR)"
+    # The first failure explains every fallback after it.
+    [[ -z "$C_WHY" ]] && C_WHY="download of $cpkg $cver failed ($DL_ERR)"
+    if (( have_fallbacks == 0 )); then
+      have_fallbacks=1
+      mapfile -t -O "${#cands[@]}" cands < <(fallback_candidates "$suite" "$arch" "$how" "$name" "$first_pkg" "$first_ver")
+      log "  falling back: ${#cands[@]} candidate(s) for $class"
+    fi
+  done
+  warn "$class: no candidate could be fetched${reasons}"
+  MISSING+=("$class	${reasons#; }")
+  return 1
+}
+
+# fetch_extract: the rest of fetch_item once a .deb is in $work/dl (uses its locals).
+fetch_extract() {
   deb=$(find "$work/dl" -maxdepth 1 -name '*.deb' | head -n1)
   [[ -n "$deb" ]] || { fail_item "$label: no .deb after download"; rm -rf "$work"; return 1; }
 
@@ -443,9 +572,14 @@ fetch_item() {
     echo "slot=$slot"
     echo "package=$R_PKG"
     echo "version=$R_VER"
-    echo "suite=$suite"
+    echo "suite=$C_SUITE"
     echo "arch=$arch"
     echo "spec=$spec"
+    if [[ -n "$C_WHY" ]]; then
+      echo "fallback_class=$class"
+      echo "fallback_wanted=$C_WANTED"
+      echo "fallback_reason=$C_WHY"
+    fi
     for re in "${missing[@]}"; do echo "missing=$re"; done
   } > "$tmpout/.fetched"
   local i
@@ -467,7 +601,7 @@ fetch_item() {
     chmod 0644 "$tmpout/$base"
     echo "file=$base $kind $signed ${f#./}" >> "$tmpout/.fetched"
     sz=$(stat -c %s "$tmpout/$base")
-    log "    $suite/$arch/$R_PKG/$base  ($kind, $(human "$sz"), from /${f#./})"
+    log "    ${dest#"$OUT"/}/$base  ($kind, $(human "$sz"), from /${f#./})"
   done
   for re in "${missing[@]}"; do fail_item "$label: no member matches $re"; done
   mkdir -p "$(dirname "$dest")"
@@ -493,6 +627,8 @@ fetch_item() {
 # Fetch
 # ---------------------------------------------------------------------------
 ABSENT=()   # optional packages that do not exist in their suite
+MISSING=()  # "class<TAB>reason" for classes that could not be fetched at all
+FALLBACKS=() # classes served by a fallback candidate
 RESOLVED=() # "suite/arch how name -> package version"
 log "Fetching fixture set '$SET' (${#ITEMS[@]} packages) into ${OUT#"$ROOT_DIR"/}/"
 for item in "${ITEMS[@]}"; do
@@ -506,7 +642,7 @@ done
 # (including packages fetched by earlier runs of another set), sorted by path.
 # ---------------------------------------------------------------------------
 # shellcheck disable=SC2016 # JavaScript, not shell
-OUT="$OUT" node --input-type=module -e '
+MISSING="$(printf '%s\n' "${MISSING[@]}")" OUT="$OUT" node --input-type=module -e '
 import { readFileSync, readdirSync, writeFileSync, existsSync, statSync, renameSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -530,12 +666,16 @@ for (const suite of dirs(out)) for (const arch of dirs(join(out, suite))) for (c
       package: meta.package, version: meta.version, suite: meta.suite, arch: meta.arch,
       kind, signedPackage: signed === "true",
       sha256: createHash("sha256").update(readFileSync(abs)).digest("hex"),
+      ...(meta.fallback_class ? { fallback: { class: meta.fallback_class, wanted: meta.fallback_wanted, reason: meta.fallback_reason } } : {}),
     });
   }
 }
 entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 writeFileSync(join(out, "manifest.json.tmp"), JSON.stringify(entries, null, 2) + "\n");
 renameSync(join(out, "manifest.json.tmp"), join(out, "manifest.json"));
+// The classes this run could not fetch at all, with the reason (read by the tests).
+const missing = (process.env.MISSING ?? "").split("\n").filter(Boolean).map((l) => { const [cls, ...r] = l.split("\t"); return { class: cls, reason: r.join("\t") }; });
+writeFileSync(join(out, "missing.json"), JSON.stringify(missing, null, 2) + "\n");
 '
 
 # ---------------------------------------------------------------------------
@@ -559,6 +699,14 @@ log "Manifest: ${OUT#"$ROOT_DIR"/}/manifest.json"
 if ((${#ABSENT[@]})); then
   log "Not in the archive (optional, not an error):"
   for f in "${ABSENT[@]}"; do log "  - $f"; done
+fi
+if ((${#FALLBACKS[@]})); then
+  log "Fell back (${#FALLBACKS[@]}; recorded as \"fallback\" in the manifest):"
+  for f in "${FALLBACKS[@]}"; do log "  - $f"; done
+fi
+if ((${#MISSING[@]})); then
+  log "Classes not fetched (${#MISSING[@]}; listed in ${OUT#"$ROOT_DIR"/}/missing.json, tests needing them say so):"
+  for f in "${MISSING[@]}"; do log "  - ${f/$'\t'/: }"; done
 fi
 if ((${#FAILURES[@]})); then
   log "Could not fetch (${#FAILURES[@]}):"

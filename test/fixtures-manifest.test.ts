@@ -40,7 +40,12 @@ describe.skipIf(manifest === null)("fixtures/real/manifest.json", () => {
     expect([...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(paths);
     for (const e of entries) {
       expect(KINDS, e.path).toContain(e.kind);
-      expect(e.path, e.path).toBe(`${e.suite}/${e.arch}/${e.package}/${e.path.split("/").pop()}`);
+      // A file fetched from another suite as a fallback stays in its class's folder.
+      const folderSuite = e.fallback ? e.fallback.class.split("/")[0] : e.suite;
+      expect(e.path, e.path).toBe(`${folderSuite}/${e.arch}/${e.package}/${e.path.split("/").pop()}`);
+      if (e.fallback) {
+        for (const k of ["class", "wanted", "reason"] as const) expect(e.fallback[k], `${e.path}: fallback.${k}`).toMatch(/\S/);
+      }
       expect(typeof e.signedPackage, e.path).toBe("boolean");
       expect(e.sha256, e.path).toMatch(/^[0-9a-f]{64}$/);
     }

@@ -34,7 +34,7 @@ async function codecFormats(): Promise<FormatModule[]> {
 
 const FORMATS: FormatModule[] = [peFormat, bzImageFormat, zImageFormat, s390ImageFormat, elfFormat];
 
-/** The release in a Debian package name: linux-image-6.1.0-50-amd64[-unsigned] → 6.1.0-50-amd64. */
+/** The release in a Debian package name: linux-image-<abi>-<flavour>[-unsigned] → <abi>-<flavour>. */
 function releaseOf(f: RealFixture): string {
   return f.package.replace(/^linux-(image|binary)-/, "").replace(/-unsigned$/, "");
 }

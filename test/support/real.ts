@@ -16,6 +16,22 @@ import { fileURLToPath } from "node:url";
  */
 export type RealKind = "kernel" | "efi" | "config" | "module" | "dtb" | "cert";
 
+/** Where a file came from when the fetcher had to fall back (a stale mirror). */
+export interface RealFallback {
+  /** The class it stands for: "<suite>/<arch> <how> <name>". */
+  class: string;
+  /** The package and version the index named first. */
+  wanted: string;
+  /** Why that one could not be used. */
+  reason: string;
+}
+
+/** One entry of fixtures/real/missing.json: a class the fetcher could not fetch at all. */
+export interface MissingClass {
+  class: string;
+  reason: string;
+}
+
 /** One entry of fixtures/real/manifest.json. */
 export interface RealFixture {
   path: string;
@@ -26,6 +42,8 @@ export interface RealFixture {
   kind: RealKind;
   signedPackage: boolean;
   sha256: string;
+  /** Present when the fetcher fell back to another version or suite for this file's class. */
+  fallback?: RealFallback;
   /** Absolute path on disk. */
   abs: string;
 }
@@ -39,6 +57,12 @@ export function realManifest(): RealFixture[] | null {
   if (!existsSync(MANIFEST)) return null;
   const list = JSON.parse(readFileSync(MANIFEST, "utf8")) as Omit<RealFixture, "abs">[];
   return list.map((e) => ({ ...e, abs: REAL_DIR + e.path }));
+}
+
+/** The classes the last fetch could not provide, with its reasons ([] when none or unknown). */
+export function missingClasses(): MissingClass[] {
+  const p = `${REAL_DIR}missing.json`;
+  return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as MissingClass[]) : [];
 }
 
 /** The fetched real files (possibly empty). */
@@ -78,7 +102,11 @@ export function isPe(f: Pick<RealFixture, "abs">): boolean {
 export function requireReal(what: string, filter: (f: RealFixture) => boolean = () => true): RealFixture[] {
   const found = realFixtures().filter(filter);
   if (found.length === 0) {
-    const msg = `real fixtures absent (${what}): run \`npm run fixtures\``;
+    // When the fetcher could not provide some classes, say which and why: that, not an
+    // assertion about a version, is the reason a test then fails.
+    const missing = missingClasses();
+    const why = missing.length ? `; the fetcher could not provide: ${missing.map((m) => `${m.class} (${m.reason})`).join("; ")}` : "";
+    const msg = `real fixtures absent (${what}): run \`npm run fixtures\`${why}`;
     if (required) throw new Error(`${msg}; KIMAGE_REQUIRE_REAL=1 makes this an error`);
     console.warn(`SKIP: ${msg}`);
   }
