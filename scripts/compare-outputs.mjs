@@ -87,7 +87,7 @@ function commands(inputs) {
       for (const [name, certs] of [["debian", inputs.debian ? [inputs.debian] : []], ["ms", inputs.ms]]) {
         if (certs.length === 0) continue;
         const c = certs.flatMap((p) => ["--cert", p]);
-        list.push([`${id}.verify-${name}-kernel`, ["verify", "--json", ...c, f.abs]]);
+        list.push([`${id}.verify-${name}-kernel`, ["verify", "--json", "--mode", "kernel", ...c, f.abs]]);
         list.push([`${id}.verify-${name}-all`, ["verify", "--json", "--mode", "all", ...c, f.abs]]);
       }
     }
