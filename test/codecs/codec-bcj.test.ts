@@ -29,6 +29,7 @@ import {
   x86Decode,
 } from "../../src/codecs/bcj.js";
 import { decompressXz } from "../../src/codecs/xz.js";
+import { rng } from "../support/codec.js";
 
 /** Runs xz with `args`, feeding `input`; throws (never skips) if xz is missing or fails. */
 function xz(args: string[], input: Uint8Array): Uint8Array {
@@ -38,18 +39,6 @@ function xz(args: string[], input: Uint8Array): Uint8Array {
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 
-/** xorshift32: deterministic test data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;

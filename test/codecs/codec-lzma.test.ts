@@ -7,14 +7,14 @@
  * property that no mutation throws anything but a KimageError.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeLzmaProps } from "../../src/codecs/lzma.js";
 import { decompressLzma } from "../../src/codecs/lzma-alone.js";
 import type { Decoder } from "../../src/codecs/types.js";
 import { decompressXz } from "../../src/codecs/xz.js";
-import { isKimageError, type ErrorCode, KimageError } from "../../src/core/errors.js";
+import { type ErrorCode, KimageError } from "../../src/core/errors.js";
+import { concat, expectKimageError, rng, sha } from "../support/codec.js";
 import { readBytes, requireReal } from "../support/real.js";
 
 /** Runs a native tool; throws (never skips) when it is missing or fails. */
@@ -25,29 +25,10 @@ function tool(cmd: string, args: string[], input?: Uint8Array): Uint8Array {
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 
-const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+
+const expectCode = (f: () => unknown, codes: ErrorCode | ErrorCode[]): KimageError => expectKimageError(f, codes, "lzma");
 
 /** Compressible mixed data with matches at many distances. */
 function genMixed(n: number, seed: number): Uint8Array {
@@ -69,18 +50,6 @@ function genMixed(n: number, seed: number): Uint8Array {
   return out;
 }
 
-function expectCode(f: () => unknown, codes: ErrorCode | ErrorCode[]): KimageError {
-  const want = Array.isArray(codes) ? codes : [codes];
-  try {
-    f();
-  } catch (e) {
-    if (!isKimageError(e)) throw new Error(`expected a KimageError (${want.join("/")}), got ${String(e)}`, { cause: e });
-    expect(want).toContain(e.code);
-    expect(e.layer).toBe("lzma");
-    return e;
-  }
-  throw new Error(`expected a KimageError (${want.join("/")}), but decoding succeeded`);
-}
 
 function le64(n: number): Uint8Array {
   const b = new Uint8Array(8);

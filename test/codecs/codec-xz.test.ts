@@ -8,7 +8,6 @@
  * property that no mutation throws anything but a KimageError.
  */
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +18,8 @@ import { crc64 } from "../../src/codecs/crc64.js";
 import { lzma2DictSize } from "../../src/codecs/lzma2.js";
 import type { Decoder } from "../../src/codecs/types.js";
 import { decompressXz } from "../../src/codecs/xz.js";
-import { isKimageError, type ErrorCode, KimageError } from "../../src/core/errors.js";
+import { type ErrorCode, KimageError } from "../../src/core/errors.js";
+import { concat, expectKimageError, rng, sha } from "../support/codec.js";
 import { readBytes, requireReal } from "../support/real.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "kimage-codec-xz-"));
@@ -33,31 +33,10 @@ function xz(args: string[], input?: Uint8Array): Uint8Array {
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 
-function sha(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
-}
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+
+const expectCode = (f: () => unknown, codes: ErrorCode | ErrorCode[]): KimageError => expectKimageError(f, codes, "xz");
 
 /** Compressible, varied data: words, numbers, binary runs, repeats at many distances. */
 function genMixed(n: number, seed: number): Uint8Array {
@@ -91,18 +70,6 @@ function randomBytes(n: number, seed: number): Uint8Array {
   return new Uint8Array(n).map(() => r() & 0xff);
 }
 
-function expectCode(f: () => unknown, codes: ErrorCode | ErrorCode[]): KimageError {
-  const want = Array.isArray(codes) ? codes : [codes];
-  try {
-    f();
-  } catch (e) {
-    if (!isKimageError(e)) throw new Error(`expected a KimageError (${want.join("/")}), got ${String(e)}`, { cause: e });
-    expect(want).toContain(e.code);
-    expect(e.layer).toBe("xz");
-    return e;
-  }
-  throw new Error(`expected a KimageError (${want.join("/")}), but decoding succeeded`);
-}
 
 const MIXED = genMixed(700_000, 1);
 const RANDOM = randomBytes(150_000, 2);

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import { expect } from "vitest";
 import { KimageError, type ErrorCode } from "../../src/core/errors.js";
 
 
@@ -146,4 +147,34 @@ export function logThroughput(
   if (sha(r.bytes) !== sha(src)) throw new Error(`${cmd}: kimage's output differs from the input`);
   console.log(`${cmd}: ${(src.length / 1e6 / s).toFixed(0)} MB/s on ${src.length} bytes, ${(s / n).toFixed(2)}x ${cmd} ${decompressArgs.join(" ")} (${n.toFixed(3)} s, whole process)`);
   return { ratio: s / n, seconds: s, nativeSeconds: n };
+}
+
+/** xorshift32: deterministic test data from a seed. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+/**
+ * Runs `f` and expects a KimageError of one of `codes` from `layer`; returns it.
+ * Fails on success or on any other exception.
+ */
+export function expectKimageError(f: () => unknown, codes: ErrorCode | ErrorCode[], layer: string): KimageError {
+  const want = Array.isArray(codes) ? codes : [codes];
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof KimageError)) throw new Error(`expected a KimageError (${want.join("/")}), got ${String(e)}`, { cause: e });
+    expect(want).toContain(e.code);
+    expect(e.layer).toBe(layer);
+    return e;
+  }
+  throw new Error(`expected a KimageError (${want.join("/")}), but decoding succeeded`);
 }
