@@ -1,0 +1,71 @@
+/**
+ * `kimage/internals`: the lower-level pieces behind the curated API of
+ * `kimage` (spec constants, per-format parsers, allocator and protocol
+ * builders, codec internals). Browser-safe like the main entry point. No
+ * stability promise: names here may change in any release; what a loader or
+ * tool author needs is exported from `kimage` itself.
+ *
+ * @module
+ */
+
+export * from "./core/errors.js";
+export { ByteView, toHex, hex, toSafeNumber } from "./core/bytes.js";
+export * from "./hash/index.js";
+export * from "./format/types.js";
+export { FORMATS, inspect, probeFormat, type InspectOptions, type InspectResult } from "./inspect/registry.js";
+export * from "./formats/pe/spec.js";
+export { parsePe, probePe, sectionByName, sectionData, PE_LAYER, type PeFile, type Section, type NamedDataDirectory, type ParsePeOptions } from "./formats/pe/parse.js";
+export { parseCertificateTable, type CertificateTable, type WinCertificate } from "./formats/pe/certificates.js";
+export * from "./formats/pe/authenticode.js";
+export { parseSbat, type SbatEntry, MAX_SBAT_ENTRIES, MAX_SBAT_BYTES } from "./formats/pe/sbat.js";
+export { classifyStub, type StubKind } from "./formats/pe/stub.js";
+export { peFormat, peLayer, describeCertificate } from "./formats/pe/format.js";
+export * from "./cms/pkcs7-info.js";
+export * from "./codecs/types.js";
+export { decompress, decompressSync, detectCodec, hasCodecHeader, DECODERS, type CodecProviders, type DispatchOptions, type ProvidedDecoder, type GzipInflater } from "./codecs/index.js";
+export { crc32 } from "./codecs/crc32.js";
+
+// Formats (issues 4 and 5)
+export * from "./formats/zboot/header.js";
+export { zbootFormat, zbootLayer } from "./formats/zboot/format.js";
+export * from "./formats/arm64/image.js";
+export * from "./formats/riscv/image.js";
+export * from "./formats/loongarch/image.js";
+export { compressedFormats, createCompressedFormats, createCompressedFormat, signedPeCut, gzipFormat, zstdFormat, xzFormat, lz4Format, bzip2Format, lzoFormat, lzmaFormat, type CompressedParseContext, type CompressedFormatOptions, type PeCut } from "./formats/compressed/format.js";
+export * from "./formats/bzimage/index.js";
+export * from "./formats/elf/index.js";
+export * from "./formats/zimage/index.js";
+export * from "./formats/s390/index.js";
+export * from "./inspect/identity.js";
+
+// Signatures (issue 3)
+export * from "./signature/verify.js";
+export * from "./signature/policy.js";
+export * from "./signature/appended.js";
+export * from "./signature/shim.js";
+export * from "./signature/efi-siglist.js";
+export { parseCertificate, type ParsedCertificate, type PublicKeyInfo } from "./cms/x509.js";
+export { parseTrustAnchors, pemBlocks, type PemBlock } from "./signature/trust.js";
+export * from "./signature/sign.js";
+export * from "./signature/sign-appended.js";
+export { importSigningKey, privateKeyToPkcs8, readCertificates, type SigningKeyInput, type CertificateInput } from "./signature/keys.js";
+export { peChecksum, writePeChecksum } from "./formats/pe/checksum.js";
+
+// Plans (issue 6)
+export * from "./fdt/index.js";
+export * from "./plan/core/memory.js";
+export * from "./plan/core/memory-parse.js";
+export * from "./plan/core/allocator.js";
+export * from "./plan/core/random.js";
+export * from "./plan/core/types.js";
+export { editChosen, buildKexecDtb, type ChosenEdits } from "./plan/protocol/chosen.js";
+export { planArm64, MIN_KIMG_ALIGN, MAX_PLACEMENT_TRIES, ARM64_ELFCOREHDR_ALIGN, type Arm64PlanInput, type Arm64CrashInput } from "./plan/arch/arm64.js";
+export { planRiscv, RISCV_PMD_SIZE, RISCV_MAX_PLACEMENT_TRIES, type RiscvPlanInput } from "./plan/arch/riscv.js";
+export { planElf, type ElfPlan, type ElfPlanArch, type ElfPlanInput } from "./plan/arch/elf.js";
+export * from "./plan/core/crash.js";
+export { buildElfCoreHeaders, elfCoreHeaderSize, vmcoreinfoNoteSize, CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, ELF_CORE_HEADER_ALIGN, CORE_MACHINE, type CoreNoteRange, type ElfCoreInput } from "./plan/protocol/elfcore.js";
+export * from "./plan/core/digest.js";
+export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, MIN_KERNEL_LOAD_ADDR, MIN_INITRD_LOAD_ADDR, X86_64_ENTRY_OFFSET, MAX_X86_PLACEMENT_TRIES, type X86PlanInput, type X86CrashHooks, type X86LoadFields, type X86Entry32 } from "./plan/arch/x86.js";
+export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
+export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
+export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
