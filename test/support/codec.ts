@@ -178,3 +178,18 @@ export function expectKimageError(f: () => unknown, codes: ErrorCode | ErrorCode
   }
   throw new Error(`expected a KimageError (${want.join("/")}), but decoding succeeded`);
 }
+
+/**
+ * Splits `input` into chunks whose sizes are drawn from `sizes` (a fixed size, or a seeded
+ * random size in [1, max]): how a streaming decoder is fed in tests.
+ */
+export function chunked(input: Uint8Array, sizes: number | { max: number; seed: number }): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const r = typeof sizes === "number" ? null : rng(sizes.seed);
+  for (let at = 0; at < input.length; ) {
+    const n = r && typeof sizes !== "number" ? 1 + (r() % sizes.max) : (sizes as number);
+    out.push(input.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
