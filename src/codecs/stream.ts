@@ -56,7 +56,13 @@ export type StreamDecoderFactory = (sink: StreamSink, options?: StreamDecodeOpti
  * The streaming decoders by codec. Each codec module exports its factory
  * (e.g. `createXzStreamDecoder` in `xz.ts`) and gets one line here.
  */
-const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {};
+const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
+  // gzip, bzip2
+
+  // zstd, lz4, lzo
+
+  // xz, lzma
+};
 
 /** The codecs that have a streaming decoder. */
 export function streamingCodecs(): Codec[] {
