@@ -10,7 +10,7 @@ import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { planDigest, verifyPlanDigest } from "../../src/plan/core/digest.js";
 import { CRASH_NOTE_BYTES, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { memoryMap, type Segment } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
 
 const M = 1n << 20n;
 const PAGE = 4096n;

@@ -12,8 +12,8 @@ import { createFdt, ensureNode, findNode, getProp, getString, parseFdt, readCell
 import { riscvKdumpCmdline } from "../../src/plan/core/crash.js";
 import { buildElfCoreHeaders, CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { checkSegments, memoryMap, rangeContains, type MemoryMap, type Range } from "../../src/plan/core/memory.js";
-import { planRiscv, type RiscvCrashInput, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import { planRiscv, type RiscvCrashInput, type RiscvPlan, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
+import type { Plan } from "../../src/plan/table.js";
 import { haveTool, run } from "../support/real.js";
 
 const M = 1n << 20n;
@@ -64,7 +64,7 @@ const withCrash: MemoryMap = memoryMap([{ ...RAM, type: "ram" }, { ...CRASH, typ
 const ramOnly: MemoryMap = memoryMap([{ ...RAM, type: "ram" }]);
 const initrd = new Uint8Array(300_000).fill(0x5a);
 
-function crashPlan(extra: Partial<RiscvPlanInput> = {}): Promise<Plan> {
+function crashPlan(extra: Partial<RiscvPlanInput> = {}): Promise<RiscvPlan> {
   return planRiscv({ kernel: image(), initrd, cmdline: CMDLINE, dtb: firstDtb(), memory: withCrash, exclude: [FIRMWARE], crash: crashInput, ...extra });
 }
 

@@ -11,7 +11,7 @@ import { isKimageError } from "../../src/core/errors.js";
 import { createFdt, ensureNode, findNode, getString, getU64, getProp, parseFdt, serializeFdt, setProp, setString, setU32, setU64, u64Value } from "../../src/fdt/index.js";
 import { checkSegments, memoryMap, type MemoryMap } from "../../src/plan/core/memory.js";
 import { planRiscv, RISCV_MAX_PLACEMENT_TRIES, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
 import { readBytes, requireReal } from "../support/real.js";
 import { riscvTrampoline } from "../support/riscv.js";
 
