@@ -11,24 +11,27 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { planArm64, type Arm64CrashInput } from "../plan/arch/arm64.js";
 import { planDigest, type PlanDigest } from "../plan/core/digest.js";
 import type { CoreNoteRange } from "../plan/protocol/elfcore.js";
-import { planRiscv } from "../plan/arch/riscv.js";
-import { planX86_64 } from "../plan/arch/x86.js";
-import { planX86_64Crash } from "../plan/arch/x86-crash.js";
+import type { CrashInput } from "../plan/protocol/kdump.js";
+import { PLAN_TABLE, planTableRow, type PlanRequest } from "../plan/table.js";
 import { nodeHashProvider } from "../node/hash.js";
 import type { MemoryMap, Range } from "../plan/core/memory.js";
 import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/core/memory-parse.js";
-import type { Plan } from "../plan/core/types.js";
+import type { AnyPlan } from "../plan/core/types.js";
 import { readInput } from "./io.js";
 import { jsonReplacer } from "./json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
+/** The table's architectures: "arm64|riscv64|x86_64" and "arm64, riscv64 or x86_64". */
+const ARCHES = PLAN_TABLE.map((row) => row.arch);
+const ARCH_CHOICES = ARCHES.join("|");
+const ARCH_LIST = ARCHES.length > 1 ? `${ARCHES.slice(0, -1).join(", ")} or ${ARCHES[ARCHES.length - 1]}` : ARCHES.join("");
+
 /** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
-export function planJson(plan: Plan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
+export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
   return {
     arch: plan.arch,
     kind: plan.kind,
@@ -57,7 +60,7 @@ export function planJson(plan: Plan, files?: string[], digest?: PlanDigest): Rec
 }
 
 /** A readable table of the segments, then the entry state and the notes. */
-export function renderPlan(plan: Plan, digest?: PlanDigest): string {
+export function renderPlan(plan: AnyPlan, digest?: PlanDigest): string {
   const rows = plan.segments.map((s) => [s.name, hex(s.mem), hex(s.mem + s.memsz), hex(s.memsz), String(s.bytes.length)]);
   const head = ["segment", "mem", "end", "memsz", "bytes"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -88,7 +91,7 @@ function parseRangeSpec(spec: string): Range {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: "plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]",
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -110,12 +113,13 @@ export const planCommand: Command = {
   positionals: [],
   async run({ io, values }) {
     const arch = values.arch === undefined ? undefined : String(values.arch);
-    if (arch === undefined) throw new UsageError("plan: --arch is required (arm64, riscv64 or x86_64)");
-    if (arch !== "arm64" && arch !== "riscv64" && arch !== "x86_64") throw new UsageError(`plan: --arch must be arm64, riscv64 or x86_64 (got ${arch})`);
+    if (arch === undefined) throw new UsageError(`plan: --arch is required (${ARCH_LIST})`);
+    const row = planTableRow(arch);
+    if (row === undefined) throw new UsageError(`plan: --arch must be ${ARCH_LIST} (got ${arch})`);
     if (values.kernel === undefined) throw new UsageError("plan: --kernel FILE is required");
     if (values.memory !== undefined && values.iomem !== undefined) throw new UsageError("plan: give --memory or --iomem, not both");
-    if (arch !== "x86_64" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (the first kernel's device tree) is required for ${arch}`);
-    if (arch === "x86_64" && values.memory === undefined && values.iomem === undefined) throw new UsageError("plan: --memory SPEC or --iomem FILE is required for x86_64 (its e820 comes from it)");
+    if (row.needs.input === "dtb" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (${row.needs.why}) is required for ${arch}`);
+    if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined) throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
     const kernel = await readInput(String(values.kernel));
     const initrd = await readOptional(values.initrd);
     const dtb = await readOptional(values.dtb);
@@ -139,7 +143,7 @@ export const planCommand: Command = {
         throw new UsageError("--seed must be an integer");
       }
     }
-    let crash: Arm64CrashInput | undefined;
+    let crash: CrashInput | undefined;
     if (values.crash !== undefined) {
       if (values.vmcoreinfo === undefined) throw new UsageError("plan: --crash needs --vmcoreinfo ADDR:SIZE (/sys/kernel/vmcoreinfo)");
       const note = (spec: string): CoreNoteRange => {
@@ -152,27 +156,20 @@ export const planCommand: Command = {
         cpuNotes: ((values["cpu-note"] as string[] | undefined) ?? []).map(note),
       };
     }
-    const common = {
+    let hartId: bigint | undefined;
+    if (row.hartId && values["hart-id"] !== undefined) hartId = BigInt(String(values["hart-id"]));
+    const request: PlanRequest = {
       kernel,
       ...(initrd ? { initrd } : {}),
       ...(values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
       ...(exclude.length > 0 ? { exclude } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ...(dtb ? { dtb } : {}),
+      ...(memory ? { memory } : {}),
+      ...(hartId !== undefined ? { hartId } : {}),
     };
-    let plan: Plan;
-    if (arch === "x86_64") {
-      const mem = memory as MemoryMap;
-      plan = crash
-        ? await planX86_64Crash({ ...common, memory: mem, crash: { region: crash.region as Range, vmcoreinfo: crash.vmcoreinfo, cpuNotes: crash.cpuNotes } })
-        : await planX86_64({ ...common, memory: mem });
-    } else if (arch === "riscv64") {
-      let hartId: bigint | undefined;
-      if (values["hart-id"] !== undefined) hartId = BigInt(String(values["hart-id"]));
-      plan = await planRiscv({ ...common, dtb: dtb as Uint8Array, ...(memory ? { memory } : {}), ...(hartId !== undefined ? { hartId } : {}), ...(crash ? { crash } : {}) } as Parameters<typeof planRiscv>[0]);
-    } else {
-      plan = await planArm64({ ...common, dtb: dtb as Uint8Array, ...(memory ? { memory } : {}), ...(crash ? { crash } : {}) });
-    }
-    if (crash && plan.kind !== "crash") throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
+    if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
+    const plan = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
     const digest = await planDigest(plan, { hash: nodeHashProvider });
     if (values.out !== undefined) {
       const dir = String(values.out);

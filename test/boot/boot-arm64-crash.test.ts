@@ -22,6 +22,7 @@ import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { CRASH_NOTE_BYTES, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { checkSegments, memoryMap, rangeContains, type Range } from "../../src/plan/core/memory.js";
 import { arm64Trampoline, bootQemu, dumpVirtDtb, haveQemu, tinyInitramfs } from "../support/qemu.js";
+import { vmcoreinfoNote } from "../support/plan-builders.js";
 import { readBytes, requireReal } from "../support/real.js";
 
 const RAM_START = 0x40000000n;
@@ -36,21 +37,6 @@ const VMCOREINFO = 0x48002000n;
 
 const k4 = requireReal("arm64 4K kernel", (f) => f.arch === "arm64" && f.kind === "kernel" && f.suite === "trixie" && !f.path.includes("16k") && !f.signedPackage);
 const qemu = haveQemu("aarch64");
-
-/** A VMCOREINFO ELF note as the kernel's append_elf_note writes it: namesz, descsz, type 0, "VMCOREINFO\0" padded to 4, data padded to 4. */
-function vmcoreinfoNote(text: string): Uint8Array {
-  const name = new TextEncoder().encode("VMCOREINFO\0");
-  const desc = new TextEncoder().encode(text);
-  const pad = (n: number) => (n + 3) & ~3;
-  const b = new Uint8Array(12 + pad(name.length) + pad(desc.length) + 12);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, name.length, true);
-  dv.setUint32(4, desc.length, true);
-  dv.setUint32(8, 0, true);
-  b.set(name, 12);
-  b.set(desc, 12 + pad(name.length));
-  return b; // followed by a zero note header: final_note()
-}
 
 describe.skipIf(!qemu || k4.length === 0)("arm64 crash-kernel plan boots a real Debian kernel in QEMU", () => {
   it("finds the elfcorehdr, keeps to linux,usable-memory-range and reads the core header", async () => {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { memoryMap, type Range } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
 import { arm64Trampoline, bootQemu, dumpVirtDtb, haveQemu, tinyInitramfs } from "../support/qemu.js";
 import { readBytes, requireReal } from "../support/real.js";
 

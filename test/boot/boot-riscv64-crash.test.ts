@@ -28,6 +28,7 @@ import { memoryMapFromFdt } from "../../src/plan/core/memory-parse.js";
 import { planRiscv } from "../../src/plan/arch/riscv.js";
 import { parseFdt } from "../../src/fdt/index.js";
 import { haveQemu, tinyInitramfs } from "../support/qemu.js";
+import { vmcoreinfoNote } from "../support/plan-builders.js";
 import { readBytes, requireReal } from "../support/real.js";
 import { bootRiscv, FW_JUMP, FW_JUMP_ADDR, FW_JUMP_FDT_ADDR, firmwareDtb, riscvTrampoline, RISCV_VIRT_RAM } from "../support/riscv.js";
 
@@ -46,20 +47,6 @@ const VMCOREINFO = 0x88002000n;
 const kernels = requireReal("riscv64 kernel", (f) => f.arch === "riscv64" && f.kind === "kernel" && f.suite === "trixie");
 const sid = requireReal("sid riscv64 kernel", (f) => f.arch === "riscv64" && f.kind === "kernel" && f.suite === "sid");
 const qemu = haveQemu("riscv64") && existsSync(FW_JUMP);
-
-/** A VMCOREINFO ELF note as append_elf_note writes it: namesz, descsz, type 0, "VMCOREINFO\0" and the text padded to 4, then final_note()'s zero header. */
-function vmcoreinfoNote(text: string): Uint8Array {
-  const name = new TextEncoder().encode("VMCOREINFO\0");
-  const desc = new TextEncoder().encode(text);
-  const pad = (n: number) => (n + 3) & ~3;
-  const b = new Uint8Array(12 + pad(name.length) + pad(desc.length) + 12);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, name.length, true);
-  dv.setUint32(4, desc.length, true);
-  b.set(name, 12);
-  b.set(desc, 12 + pad(name.length));
-  return b;
-}
 
 const hex16 = (x: bigint) => x.toString(16).padStart(16, "0");
 

@@ -17,7 +17,7 @@
 import { describe, expect, it } from "vitest";
 import { planRiscv } from "../../src/plan/arch/riscv.js";
 import type { Range } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
 import { dumpVirtDtb, haveQemu, tinyInitramfs } from "../support/qemu.js";
 import { bootRiscv, FW_JUMP, FW_JUMP_ADDR, FW_JUMP_FDT_ADDR, firmwareDtb, riscvTrampoline, RISCV_VIRT_RAM } from "../support/riscv.js";
 import { readBytes, requireReal } from "../support/real.js";

@@ -12,8 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { e820TypeName } from "../../src/plan/protocol/bootparams.js";
 import { memoryMap, type Range } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
-import { planX86_64, type X86Entry32 } from "../../src/plan/arch/x86.js";
+import { planX86_64, type X86Entry32, type X86Plan } from "../../src/plan/arch/x86.js";
 import { haveQemu, tinyInitramfs } from "../support/qemu.js";
 import { readBytes, requireReal } from "../support/real.js";
 import { FW_BASE, bootX86, buildX86Firmware, haveBinutils } from "../support/x86-firmware.js";
@@ -72,7 +71,7 @@ function consoleE820(log: string): string[] {
   return [...log.matchAll(/BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] ([^\r\n]+)/g)].map((m) => `${BigInt(m[1]!)}-${BigInt(m[2]!)} ${m[3]!.trim()}`);
 }
 
-function expectBooted(plan: Plan, log: string, cmdline: string, args: string[]): void {
+function expectBooted(plan: X86Plan, log: string, cmdline: string, args: string[]): void {
   // QEMU's Linux loader is never used: every byte comes from the plan's segments.
   for (const flag of ["-kernel", "-initrd", "-append", "-dtb"]) expect(args).not.toContain(flag);
   expect(args.filter((a) => a.startsWith("loader,")).length).toBe(plan.segments.length);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseElf } from "../../src/formats/elf/index.js";
 import { isKimageError } from "../../src/core/errors.js";
-import { createFdt, ensureNode, findNode, getProp, parseFdt, readCells, serializeFdt, setProp, setString, setU32, u64Value } from "../../src/fdt/index.js";
+import { findNode, getProp, parseFdt, readCells } from "../../src/fdt/index.js";
 import { planArm64, type Arm64CrashInput } from "../../src/plan/arch/arm64.js";
 import {
   crashElfRam,
@@ -25,6 +25,7 @@ import {
 } from "../../src/plan/core/crash.js";
 import { CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { checkSegments, memoryMap, rangeContains, type MemoryMap, type Range } from "../../src/plan/core/memory.js";
+import { fakeArm64Image, firstKernelDtb } from "../support/plan-builders.js";
 import { haveTool, run } from "../support/real.js";
 
 const M = 1n << 20n;
@@ -33,29 +34,10 @@ const RAM: Range = { start: 0x40000000n, size: G };
 const CRASH: Range = { start: 0x60000000n, size: 256n * M };
 
 /** A synthetic arm64 Image: header (text_offset 0, image_size 24 MiB, 4K LE flags) and 1 MiB of code. */
-function arm64Image(): Uint8Array {
-  const b = new Uint8Array(1 << 20);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x14000010, true);
-  dv.setBigUint64(16, 24n * M, true);
-  dv.setBigUint64(24, 0xan, true);
-  dv.setUint32(0x38, 0x644d5241, true);
-  for (let i = 64; i < b.length; i++) b[i] = (i * 31) & 0xff;
-  return b;
-}
+const arm64Image = (): Uint8Array => fakeArm64Image(24n * M);
 
 /** A first-kernel device tree: 2 address / 2 size cells, /memory 1 GiB, /chosen with bootargs. */
-function firstDtb(): Uint8Array {
-  const fdt = createFdt();
-  setU32(fdt.root, "#address-cells", 2);
-  setU32(fdt.root, "#size-cells", 2);
-  setString(fdt.root, "compatible", "linux,dummy-virt");
-  const mem = ensureNode(fdt, "/memory@40000000");
-  setString(mem, "device_type", "memory");
-  setProp(mem, "reg", new Uint8Array([...u64Value(RAM.start), ...u64Value(RAM.size)]));
-  setString(ensureNode(fdt, "/chosen"), "bootargs", "first kernel");
-  return serializeFdt(fdt);
-}
+const firstDtb = (): Uint8Array => firstKernelDtb({ ram: RAM, compatible: "linux,dummy-virt", bootargs: "first kernel" });
 
 const crashInput: Arm64CrashInput = {
   cpuNotes: [

@@ -4,38 +4,20 @@
 // corruption in every segment kind and in the zero fill.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createFdt, ensureNode, serializeFdt, setProp, setString, setU32, u64Value } from "../../src/fdt/index.js";
 import { pureJsHashProvider, webCryptoHashProvider } from "../../src/hash/index.js";
 import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { planDigest, verifyPlanDigest } from "../../src/plan/core/digest.js";
 import { CRASH_NOTE_BYTES, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { memoryMap, type Segment } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
+import { fakeArm64Image, firstKernelDtb } from "../support/plan-builders.js";
 
 const M = 1n << 20n;
 const PAGE = 4096n;
 
-function arm64Image(): Uint8Array {
-  const b = new Uint8Array(1 << 20);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x14000010, true);
-  dv.setBigUint64(16, 8n * M, true); // image_size 8 MiB: 7 MiB of zero fill (bss)
-  dv.setBigUint64(24, 0xan, true);
-  dv.setUint32(0x38, 0x644d5241, true);
-  for (let i = 64; i < b.length; i++) b[i] = (i * 31) & 0xff;
-  return b;
-}
+const arm64Image = (): Uint8Array => fakeArm64Image(8n * M); // image_size 8 MiB: 7 MiB of zero fill (bss)
 
-function dtb(): Uint8Array {
-  const fdt = createFdt();
-  setU32(fdt.root, "#address-cells", 2);
-  setU32(fdt.root, "#size-cells", 2);
-  const mem = ensureNode(fdt, "/memory@40000000");
-  setString(mem, "device_type", "memory");
-  setProp(mem, "reg", new Uint8Array([...u64Value(0x40000000n), ...u64Value(0x40000000n)]));
-  ensureNode(fdt, "/chosen");
-  return serializeFdt(fdt);
-}
+const dtb = (): Uint8Array => firstKernelDtb({ ram: { start: 0x40000000n, size: 0x40000000n } });
 
 /** A crash plan: kernel (with zero fill), elfcorehdr (exactly one page), initrd and dtb (with zero fill). */
 async function plan(): Promise<Plan> {

@@ -7,6 +7,7 @@ import { isKimageError } from "../../src/core/errors.js";
 import { planElf, type ElfPlanInput } from "../../src/plan/arch/elf.js";
 import { checkSegments, memoryMap } from "../../src/plan/core/memory.js";
 import { buildElf, type BuildSegment } from "../support/elf-builder.js";
+import { rejectionCode } from "../support/plan-builders.js";
 import { haveTool, readBytes, requireReal, run } from "../support/real.js";
 
 const EM_PPC64 = 21;
@@ -20,14 +21,7 @@ function ppcElf(segments: BuildSegment[], entry = 0xc000000000000000n, machine =
   return buildElf({ class: 64, le: true, machine, entry, segments }).bytes;
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "no error";
-  } catch (e) {
-    return isKimageError(e) ? e.code : String(e);
-  }
-}
+const code = rejectionCode;
 
 describe("planElf: each PT_LOAD at p_paddr", () => {
   const two: BuildSegment[] = [

@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseElf } from "../../src/formats/elf/index.js";
-import { createFdt, ensureNode, findNode, getProp, getString, parseFdt, readCells, serializeFdt, setProp, setString, setU32, u64Value } from "../../src/fdt/index.js";
+import { findNode, getProp, getString, parseFdt, readCells } from "../../src/fdt/index.js";
 import { riscvKdumpCmdline } from "../../src/plan/core/crash.js";
 import { buildElfCoreHeaders, CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, vmcoreinfoNoteSize } from "../../src/plan/protocol/elfcore.js";
 import { checkSegments, memoryMap, rangeContains, type MemoryMap, type Range } from "../../src/plan/core/memory.js";
-import { planRiscv, type RiscvCrashInput, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import { planRiscv, type RiscvCrashInput, type RiscvPlan, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
+import type { Plan } from "../../src/plan/table.js";
+import { fakeRiscvImage, firstKernelDtb, segmentNamed } from "../support/plan-builders.js";
 import { haveTool, run } from "../support/real.js";
 
 const M = 1n << 20n;
@@ -24,31 +25,10 @@ const FIRMWARE: Range = { start: RAM.start, size: 2n * M };
 const CMDLINE = "console=ttyS0 kdump";
 
 /** A RISC-V Image: header (text_offset 2 MiB, image_size 21 MiB) and 8 KiB. */
-function image(): Uint8Array {
-  const b = new Uint8Array(8192);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x0000006f, true);
-  dv.setBigUint64(8, 0x200000n, true);
-  dv.setBigUint64(16, 0x1500000n, true);
-  dv.setUint32(32, 2, true);
-  dv.setBigUint64(48, 0x5643534952n, true);
-  dv.setUint32(56, 0x05435352, true);
-  for (let i = 64; i < b.length; i++) b[i] = (i * 31) & 0xff;
-  return b;
-}
+const image = (): Uint8Array => fakeRiscvImage({ code: true });
 
 /** A first-kernel device tree: 2/2 cells, /memory 1 GiB at 0x80000000, /chosen bootargs. */
-function firstDtb(): Uint8Array {
-  const fdt = createFdt();
-  setU32(fdt.root, "#address-cells", 2);
-  setU32(fdt.root, "#size-cells", 2);
-  setString(fdt.root, "compatible", "riscv-virtio");
-  const mem = ensureNode(fdt, "/memory@80000000");
-  setString(mem, "device_type", "memory");
-  setProp(mem, "reg", new Uint8Array([...u64Value(RAM.start), ...u64Value(RAM.size)]));
-  setString(ensureNode(fdt, "/chosen"), "bootargs", "first kernel");
-  return serializeFdt(fdt);
-}
+const firstDtb = (): Uint8Array => firstKernelDtb({ ram: RAM, compatible: "riscv-virtio", bootargs: "first kernel" });
 
 const KTEXT = { vaddr: 0xffffffff80000000n, paddr: 0x80200000n, size: 0x1500000n };
 const crashInput: RiscvCrashInput = {
@@ -64,15 +44,11 @@ const withCrash: MemoryMap = memoryMap([{ ...RAM, type: "ram" }, { ...CRASH, typ
 const ramOnly: MemoryMap = memoryMap([{ ...RAM, type: "ram" }]);
 const initrd = new Uint8Array(300_000).fill(0x5a);
 
-function crashPlan(extra: Partial<RiscvPlanInput> = {}): Promise<Plan> {
+function crashPlan(extra: Partial<RiscvPlanInput> = {}): Promise<RiscvPlan> {
   return planRiscv({ kernel: image(), initrd, cmdline: CMDLINE, dtb: firstDtb(), memory: withCrash, exclude: [FIRMWARE], crash: crashInput, ...extra });
 }
 
-function seg(plan: Plan, name: string) {
-  const s = plan.segments.find((x) => x.name === name);
-  if (!s) throw new Error(`no ${name}`);
-  return s;
-}
+const seg = segmentNamed;
 
 /** (address, size) pairs of a 2/2-cell /chosen property. */
 function pairs(v: Uint8Array | undefined): bigint[][] {

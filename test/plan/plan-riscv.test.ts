@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isKimageError } from "../../src/core/errors.js";
-import { createFdt, ensureNode, findNode, getString, getU64, getProp, parseFdt, serializeFdt, setProp, setString, setU32, setU64, u64Value } from "../../src/fdt/index.js";
+import { ensureNode, findNode, getString, getU64, getProp, parseFdt, setU64 } from "../../src/fdt/index.js";
 import { checkSegments, memoryMap, type MemoryMap } from "../../src/plan/core/memory.js";
 import { planRiscv, RISCV_MAX_PLACEMENT_TRIES, type RiscvPlanInput } from "../../src/plan/arch/riscv.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import { fakeRiscvImage, firstKernelDtb, rejectionCode, segmentNamed } from "../support/plan-builders.js";
 import { readBytes, requireReal } from "../support/real.js";
 import { riscvTrampoline } from "../support/riscv.js";
 
@@ -19,35 +19,22 @@ const MiB = 0x100000n;
 const RAM = 0x80000000n;
 
 /** A RISC-V Image: header + `length` bytes. */
-function image(over: { image_size?: bigint; flags?: bigint; text_offset?: bigint; length?: number } = {}): Uint8Array {
-  const b = new Uint8Array(over.length ?? 8192);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x0000006f, true);
-  dv.setBigUint64(8, over.text_offset ?? 0x200000n, true);
-  dv.setBigUint64(16, over.image_size ?? 0x1500000n, true);
-  dv.setBigUint64(24, over.flags ?? 0n, true);
-  dv.setUint32(32, 2, true);
-  dv.setBigUint64(48, 0x5643534952n, true);
-  dv.setUint32(56, 0x05435352, true);
-  return b;
-}
+const image = (over: { image_size?: bigint; flags?: bigint; text_offset?: bigint; length?: number } = {}): Uint8Array => fakeRiscvImage(over);
 
 /** A first kernel's DTB: 256 MiB at 0x80000000, an old initrd in /chosen (reserved), a stale kaslr-seed. */
 function firstDtb(): Uint8Array {
-  const fdt = createFdt();
-  setU32(fdt.root, "#address-cells", 2);
-  setU32(fdt.root, "#size-cells", 2);
-  setString(fdt.root, "compatible", "riscv-virtio");
-  const mem = ensureNode(fdt, "/memory@80000000");
-  setString(mem, "device_type", "memory");
-  setProp(mem, "reg", new Uint8Array([...u64Value(RAM), ...u64Value(256n * MiB)]));
-  const chosen = ensureNode(fdt, "/chosen");
-  setString(chosen, "bootargs", "old");
-  setU64(chosen, "linux,initrd-start", 0x88000000n);
-  setU64(chosen, "linux,initrd-end", 0x88001234n);
-  setU64(chosen, "kaslr-seed", 7n);
-  fdt.reservations.push({ address: 0x88000000n, size: 0x1234n });
-  return serializeFdt(fdt);
+  return firstKernelDtb({
+    ram: { start: RAM, size: 256n * MiB },
+    compatible: "riscv-virtio",
+    bootargs: "old",
+    edit: (fdt) => {
+      const chosen = ensureNode(fdt, "/chosen");
+      setU64(chosen, "linux,initrd-start", 0x88000000n);
+      setU64(chosen, "linux,initrd-end", 0x88001234n);
+      setU64(chosen, "kaslr-seed", 7n);
+      fdt.reservations.push({ address: 0x88000000n, size: 0x1234n });
+    },
+  });
 }
 
 const map256: MemoryMap = memoryMap([{ start: RAM, size: 256n * MiB, type: "ram" }]);
@@ -58,20 +45,9 @@ function base(over: Partial<RiscvPlanInput> = {}): RiscvPlanInput {
   return { kernel: image(), dtb: firstDtb(), initrd, cmdline: "console=ttyS0 root=/dev/vda", memory: map256, exclude: [FIRMWARE], ...over };
 }
 
-function seg(plan: Plan, name: string) {
-  const s = plan.segments.find((x) => x.name === name);
-  if (!s) throw new Error(`no ${name}`);
-  return s;
-}
+const seg = segmentNamed;
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "no error";
-  } catch (e) {
-    return isKimageError(e) ? e.code : String(e);
-  }
-}
+const code = rejectionCode;
 
 describe("planRiscv: the kernel's rules by hand", () => {
   it("kernel text_offset-aligned bottom-up, initrd and dtb page-aligned top-down above it", async () => {

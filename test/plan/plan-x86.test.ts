@@ -14,7 +14,7 @@ import {
   type BootE820Entry,
 } from "../../src/plan/protocol/bootparams.js";
 import { memoryMap, type MemoryMap } from "../../src/plan/core/memory.js";
-import type { Plan } from "../../src/plan/core/types.js";
+import type { Plan } from "../../src/plan/table.js";
 import { planX86_64, x86ProbeAndLoadChecks, type X86Entry32, type X86PlanInput } from "../../src/plan/arch/x86.js";
 import { readBytes, requireReal } from "../support/real.js";
 

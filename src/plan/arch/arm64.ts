@@ -27,18 +27,18 @@
  * @module
  */
 
-import { arm64Loadability, parseArm64Header, type Arm64Host } from "../../formats/arm64/image.js";
+import { arm64Loadability, parseArm64Header, type Arm64Header, type Arm64Host } from "../../formats/arm64/image.js";
 import { KimageError } from "../../core/errors.js";
 import { parseFdt } from "../../fdt/index.js";
-import { buildKexecDtb } from "../protocol/chosen.js";
+import { buildKexecDtb, type DtbBootParams } from "../protocol/chosen.js";
+import { prepareCrash, type CrashInput, type PreparedCrash } from "../protocol/kdump.js";
 import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
-import { crashElfRam, resolveCrashRegions } from "../core/crash.js";
-import { buildElfCoreHeaders, type CoreNoteRange } from "../protocol/elfcore.js";
 import { checkSegments, memoryMap, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
-import { createRng, type Rng, type Seed } from "../core/random.js";
-import type { Plan } from "../core/types.js";
-import { innermostImage } from "../core/unwrap.js";
+import { placeWithRetries, type PlacementOptions } from "../core/placement.js";
+import { createRng, type Seed } from "../core/random.js";
+import type { PlanOf } from "../core/types.js";
+import { unwrapKernel, type KernelLayer } from "../core/unwrap.js";
 
 /** MIN_KIMG_ALIGN (arch/arm64/include/asm/boot.h): 2 MiB. */
 export const MIN_KIMG_ALIGN = 0x200000n;
@@ -47,32 +47,11 @@ const SZ_2M = 0x200000n;
 /** The elfcorehdr alignment on arm64: "kbuf.buf_align = SZ_64K;", commented "largest supported page size". */
 export const ARM64_ELFCOREHDR_ALIGN = 0x10000n;
 
-/** What makes an arm64 plan a crash (kdump) plan. */
-export interface Arm64CrashInput {
-  /**
-   * The crash region(s): `crashk_res`, or `[crashk_res, crashk_low_res]`.
-   * Default: the memory map's `crash` regions (highest first).
-   */
-  region?: Range | Range[];
-  /** Per-CPU `crash_notes` (physical address, `sizeof(note_buf_t)`: elfcore.ts `CRASH_NOTE_BYTES`). */
-  cpuNotes: CoreNoteRange[];
-  /** The vmcoreinfo note (`paddr_vmcoreinfo_note()`, `VMCOREINFO_NOTE_SIZE`). */
-  vmcoreinfo: CoreNoteRange;
-  /** The first kernel's text PT_LOAD (arm64 passes `need_kernel_map = true`); omitted when unknown. */
-  kernelText?: { vaddr: bigint; paddr: bigint; size: bigint };
-  /** `PAGE_OFFSET` / `PHYS_OFFSET` of the first kernel for `p_vaddr = __va(paddr)`. */
-  pageOffset?: bigint;
-  physOffset?: bigint;
-  /**
-   * The first kernel's memblock memory (`for_each_mem_range`), crash regions
-   * included. Default: the map's `ram` and `crash` regions merged (a
-   * reserved range without no-map is still memblock memory: pass this to be
-   * exact).
-   */
-  firstKernelRam?: Range[];
-  /** A prebuilt core header to place instead of building one. */
-  elfcorehdr?: Uint8Array;
-}
+/** The layer an arm64 plan boots, and where it reads the Image header (image_load's `h`). */
+export const ARM64_KERNEL: KernelLayer<Arm64Header> = { format: "arm64-image", header: parseArm64Header };
+
+/** What makes an arm64 plan a crash (kdump) plan: the shared {@link CrashInput}. */
+export type Arm64CrashInput = CrashInput;
 
 /** Inputs of an arm64 plan. */
 export interface Arm64PlanInput {
@@ -99,11 +78,14 @@ export interface Arm64PlanInput {
   crash?: Arm64CrashInput;
 }
 
+/** What an arm64 plan reports in `bootParams`. */
+export type Arm64BootParams = DtbBootParams;
+
+/** An arm64 plan. */
+export type Arm64Plan = PlanOf<"arm64", Arm64BootParams>;
+
 /** The crash part of a placement: the header bytes and the usable ranges. */
-interface CrashPlacement {
-  headers: Uint8Array;
-  usable: Range[];
-}
+type CrashPlacement = Pick<PreparedCrash, "headers" | "usable">;
 
 /**
  * Plans an arm64 kexec load (`kind: "normal"`), or with `input.crash` a
@@ -114,11 +96,11 @@ interface CrashPlacement {
  *   would refuse the image, `plan-no-hole` when a segment does not fit, or
  *   the parse errors of the kernel's layers.
  */
-export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
+export async function planArm64(input: Arm64PlanInput): Promise<Arm64Plan> {
   const notes: string[] = [];
-  const image = await innermostImage(input.kernel, "arm64-image");
+  const image = await unwrapKernel(input.kernel, ARM64_KERNEL);
   notes.push(`kernel: ${image.chain.join(" → ")}; the arm64 Image is ${image.bytes.length} bytes`);
-  const h = parseArm64Header(image.bytes);
+  const h = image.header;
   const ok = arm64Loadability(h, input.host);
   if (!ok.loadable) {
     if (!input.force) throw new KimageError("plan-refused", `image_load refuses this Image: ${ok.reasons.join("; ")}`, { layer: PLAN_LAYER, offset: -1 });
@@ -130,50 +112,28 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
   let crash: CrashPlacement | undefined;
   if (input.crash) {
     const c = input.crash;
-    const cr = resolveCrashRegions(map, c.region);
-    if (cr.regions.length > 2) throw new KimageError("bad-argument", `arm64 has at most two crash regions (crashk_res, crashk_low_res), got ${cr.regions.length}`, { layer: PLAN_LAYER, offset: -1 });
-    const firstRam = c.firstKernelRam ?? regionsOfType(memoryMap([...map.regions.filter((r) => r.type === "ram" || r.type === "crash").map((r) => ({ ...r, type: "ram" as const }))]), "ram");
     // prepare_elf_headers: for_each_mem_range, then "Exclude crashkernel region" (crashk_res, crashk_low_res)
-    const ram = crashElfRam({ arch: "arm64", ram: firstRam, crash: cr.regions[0]!, ...(cr.regions[1] ? { crashLow: cr.regions[1] } : {}) });
-    const headers =
-      c.elfcorehdr ??
-      buildElfCoreHeaders({
-        arch: "arm64",
-        cpuNotes: c.cpuNotes,
-        vmcoreinfo: c.vmcoreinfo,
-        ram,
-        ...(c.kernelText ? { kernelText: c.kernelText } : {}),
-        ...(c.pageOffset !== undefined ? { pageOffset: c.pageOffset } : {}),
-        ...(c.physOffset !== undefined ? { physOffset: c.physOffset } : {}),
-      });
-    map = cr.map;
-    crash = { headers, usable: cr.regions };
+    const prepared = prepareCrash(map, c, { arch: "arm64", ramFrom: "given" });
+    const { headers, ram, usable } = prepared;
+    map = prepared.map;
+    crash = { headers, usable };
     notes.push(
-      `crash kernel: every segment inside ${cr.regions.map((r) => `[0x${r.start.toString(16)}, 0x${(r.start + r.size).toString(16)})`).join(" and ")} (crashk_res${cr.regions.length > 1 ? ", crashk_low_res" : ""}); ` +
+      `crash kernel: every segment inside ${usable.map((r) => `[0x${r.start.toString(16)}, 0x${(r.start + r.size).toString(16)})`).join(" and ")} (crashk_res${usable.length > 1 ? ", crashk_low_res" : ""}); ` +
         `the ELF core header (${headers.length} bytes) describes ${c.cpuNotes.length} CPU note(s), vmcoreinfo${c.kernelText ? ", the kernel text" : ""} and ${ram.length} RAM range(s) outside the crash region`,
     );
   }
-  const rng: Rng | undefined = input.seed === undefined ? undefined : createRng(input.seed);
+  const rng = input.seed === undefined ? undefined : createRng(input.seed);
   // kexec_walk_resources: "if (image->type == KEXEC_TYPE_CRASH) return walk_iomem_res_desc(crashk_res.desc, ...,
   // crashk_res.start, crashk_res.end, ...)": segments go in crashk_res only; crashk_low_res is only
   // named in linux,usable-memory-range.
   const exclude = [...(input.exclude ?? []), ...(crash ? crash.usable.slice(1) : [])];
-  const opts = { pageSize: page, exclude, ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
+  const opts: PlacementOptions = { pageSize: page, exclude, ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
   if (rng) notes.push(`seed given: every segment position is drawn from the valid aligned positions`);
 
   // With a seed the kernel may be drawn so high that the initrd and the DTB (both above it:
-  // "not allocate anything below the kernel") no longer fit: draw again, at most
-  // MAX_PLACEMENT_TRIES times (the same seed always makes the same draws).
-  const tries = rng ? MAX_PLACEMENT_TRIES : 1;
-  let placed: { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } | undefined;
-  for (let attempt = 1; placed === undefined; attempt++) {
-    try {
-      placed = placeArm64(map, image.bytes, h.image_size, h.text_offset, input, opts, rng, page, crash);
-      if (attempt > 1) notes.push(`placement drawn ${attempt} times: earlier draws left no room above the kernel for the initrd and the DTB`);
-    } catch (e) {
-      if (!(e instanceof KimageError && e.code === "plan-no-hole") || attempt >= tries) throw e;
-    }
-  }
+  // "not allocate anything below the kernel") no longer fit: draw again (placeWithRetries).
+  const { value: placed, attempts } = placeWithRetries(rng, () => placeArm64({ map, image: image.bytes, header: h, input, opts, ...(crash ? { crash } : {}) }));
+  if (attempts > 1) notes.push(`placement drawn ${attempts} times: earlier draws left no room above the kernel for the initrd and the DTB`);
   notes.push(...placed.notes);
   const { segments, kernel } = placed;
   const dseg = placed.dtb;
@@ -199,21 +159,28 @@ export async function planArm64(input: Arm64PlanInput): Promise<Plan> {
   };
 }
 
-/** How many randomized draws a seeded plan makes before giving up. */
-export const MAX_PLACEMENT_TRIES = 64;
+/** One placement attempt's inputs. */
+interface Arm64Placement {
+  /** The memory map (crash regions typed `crash` for a crash plan). */
+  map: MemoryMap;
+  /** The arm64 Image's bytes. */
+  image: Uint8Array;
+  /** Its header: `image_size`, `text_offset`. */
+  header: Pick<Arm64Header, "image_size" | "text_offset">;
+  /** The plan's inputs (initrd, dtb, cmdline, currentDtb). */
+  input: Arm64PlanInput;
+  /** Page size, exclusions, the generator of a seeded plan, crash. */
+  opts: PlacementOptions;
+  /** A crash plan's header and usable ranges. */
+  crash?: CrashPlacement;
+}
 
 /** One placement attempt: kernel, initrd, DTB, in the kernel's order. */
-function placeArm64(
-  map: MemoryMap,
-  imageBytes: Uint8Array,
-  imageSize: bigint,
-  textOffset: bigint,
-  input: Arm64PlanInput,
-  opts: { pageSize: bigint; exclude: Range[]; random?: Rng; crash?: boolean },
-  rng: Rng | undefined,
-  page: bigint,
-  crash?: CrashPlacement,
-): { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } {
+function placeArm64(p: Arm64Placement): { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } {
+  const { map, image: imageBytes, input, opts, crash } = p;
+  const { image_size: imageSize, text_offset: textOffset } = p.header;
+  const rng = opts.random;
+  const page = opts.pageSize;
   const notes: string[] = [];
   // "kbuf.memsz = le64_to_cpu(h->image_size); ... kbuf.memsz += text_offset; kbuf.buf_align = MIN_KIMG_ALIGN"
   const kseg = addBuffer(map, [], {

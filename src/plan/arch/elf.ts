@@ -60,8 +60,8 @@ import {
   type Range,
   type Segment,
 } from "../core/memory.js";
-import type { Plan } from "../core/types.js";
-import { innermostImage } from "../core/unwrap.js";
+import type { PlanOf } from "../core/types.js";
+import { unwrapKernel, type KernelLayer } from "../core/unwrap.js";
 
 /**
  * Which kernel's ELF loader the plan follows:
@@ -92,10 +92,25 @@ export interface ElfPlanInput {
   rmaSize?: bigint;
 }
 
-/** An ELF plan: a {@link Plan} whose `arch` names the ELF loader followed. */
-export interface ElfPlan extends Omit<Plan, "arch"> {
-  arch: ElfPlanArch;
+/** What an ELF plan reports in `bootParams`. */
+export interface ElfBootParams {
+  /** The ELF header's `e_entry`. */
+  e_entry: bigint;
+  /** The ELF header's `e_machine`, by name when kimage knows it. */
+  e_machine: string | number;
+  /** The lowest PT_LOAD segment's address. */
+  lowestLoadAddr: bigint;
+  /** The end of the highest PT_LOAD segment (page-rounded memsz). */
+  kernelEnd: bigint;
+  /** The `ram` regions of the memory map. */
+  ram: Range[];
 }
+
+/** An ELF plan: its `arch` names the ELF loader followed (not one of the plan table's arches). */
+export type ElfPlan = PlanOf<ElfPlanArch, ElfBootParams>;
+
+/** The layer an ELF plan boots, and where it reads the ELF file (header and program headers). */
+export const ELF_KERNEL: KernelLayer<ElfFile> = { format: "elf", header: parseElf };
 
 /** EM_PPC64 and EM_RISCV (include/uapi/linux/elf-em.h). */
 const EM_PPC64 = 21;
@@ -155,12 +170,15 @@ export async function planElf(input: ElfPlanInput): Promise<ElfPlan> {
   const exclude = input.exclude ?? [];
   const notes: string[] = [];
   let bytes = input.kernel;
-  if (!isElf(bytes)) {
-    const inner = await innermostImage(input.kernel, "elf");
+  let elf: ElfFile;
+  if (isElf(bytes)) {
+    elf = ELF_KERNEL.header(bytes);
+  } else {
+    const inner = await unwrapKernel(input.kernel, ELF_KERNEL);
     bytes = inner.bytes;
+    elf = inner.header;
     notes.push(`kernel: ${inner.chain.join(" → ")}; the ELF file is ${bytes.length} bytes`);
   }
-  const elf = parseElf(bytes);
   checkElf(elf, arch);
   const h = elf.header;
   notes.push(`ELF${h.class} ${h.data} ${EM_NAMES[h.e_machine] ?? `machine ${h.e_machine}`}, e_entry ${hex(h.e_entry)}, ${elf.phnum} program headers: kexec's ELF checks pass`);

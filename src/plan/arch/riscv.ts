@@ -48,55 +48,30 @@
 import { hex } from "../../core/bytes.js";
 import { KimageError } from "../../core/errors.js";
 import { parseFdt } from "../../fdt/index.js";
-import { parseRiscvHeader, riscvLoadability } from "../../formats/riscv/image.js";
+import { parseRiscvHeader, riscvLoadability, type RiscvHeader } from "../../formats/riscv/image.js";
 import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
-import { buildKexecDtb } from "../protocol/chosen.js";
-import { crashElfRam, resolveCrashRegions, riscvKdumpCmdline } from "../core/crash.js";
-import { buildElfCoreHeaders, ELF_CORE_HEADER_ALIGN, type CoreNoteRange } from "../protocol/elfcore.js";
+import { buildKexecDtb, type DtbBootParams } from "../protocol/chosen.js";
+import { riscvKdumpCmdline } from "../core/crash.js";
+import { ELF_CORE_HEADER_ALIGN } from "../protocol/elfcore.js";
+import { prepareCrash, type CrashInput, type PreparedCrash } from "../protocol/kdump.js";
 import { checkSegments, isPowerOfTwo, memoryMap, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
-import { createRng, type Rng, type Seed } from "../core/random.js";
-import type { Plan } from "../core/types.js";
-import { innermostImage } from "../core/unwrap.js";
+import { MAX_PLACEMENT_TRIES, placeWithRetries, type PlacementOptions } from "../core/placement.js";
+import { createRng, type Seed } from "../core/random.js";
+import type { PlanOf } from "../core/types.js";
+import { unwrapKernel, type KernelLayer } from "../core/unwrap.js";
 
 /** PMD_SIZE on RV64 (Sv39/Sv48/Sv57 with 4 KiB pages): 2 MiB, the alignment the boot protocol requires. */
 export const RISCV_PMD_SIZE = 0x200000n;
 
-/** How many randomized draws a seeded riscv plan makes before giving up. */
-export const RISCV_MAX_PLACEMENT_TRIES = 64;
+/** How many randomized draws a seeded riscv plan makes before giving up: {@link MAX_PLACEMENT_TRIES}, shared by every arch. */
+export const RISCV_MAX_PLACEMENT_TRIES = MAX_PLACEMENT_TRIES;
 
-/** What makes a riscv64 plan a crash (kdump) plan: the same shape as the arm64 plan's `Arm64CrashInput`. */
-export interface RiscvCrashInput {
-  /**
-   * The crash region(s): `crashk_res`, or `[crashk_res, crashk_low_res]`
-   * (`crashkernel=X,high` with `,low`). Default: the memory map's `crash`
-   * regions, highest first. Segments go into `crashk_res` only; both are
-   * passed on as `linux,usable-memory-range`.
-   */
-  region?: Range | Range[];
-  /** Per-CPU `crash_notes` (physical address, `sizeof(note_buf_t)`: elfcore.ts `CRASH_NOTE_BYTES.riscv64`). */
-  cpuNotes: CoreNoteRange[];
-  /** The vmcoreinfo note (`paddr_vmcoreinfo_note()`, `VMCOREINFO_NOTE_SIZE`). */
-  vmcoreinfo: CoreNoteRange;
-  /** The first kernel's text PT_LOAD (riscv passes `need_kernel_map = true`: `_text`, `__pa_symbol(_text)`, `_end - _text`); omitted when unknown. */
-  kernelText?: { vaddr: bigint; paddr: bigint; size: bigint };
-  /** The first kernel's `PAGE_OFFSET` for `p_vaddr = __va(paddr)`; default Sv39's (elfcore.ts `DEFAULT_PAGE_OFFSET.riscv64`). */
-  pageOffset?: bigint;
-  /**
-   * The first kernel's `phys_ram_base` (`__va(x) = x - phys_ram_base +
-   * PAGE_OFFSET`). Default: the lowest first-kernel RAM address rounded down
-   * to 2 MiB (6.12's setup_bootmem: "phys_ram_base = memblock_start_of_DRAM()
-   * & PMD_MASK;").
-   */
-  physOffset?: bigint;
-  /**
-   * The first kernel's "System RAM" (`walk_system_ram_res`), crash regions
-   * included. Default: the map's `ram` and `crash` regions merged.
-   */
-  firstKernelRam?: Range[];
-  /** A prebuilt core header to place instead of building one. */
-  elfcorehdr?: Uint8Array;
-}
+/** The layer a riscv64 plan boots, and where it reads the Image header (image_load's `h`). */
+export const RISCV_KERNEL: KernelLayer<RiscvHeader> = { format: "riscv-image", header: parseRiscvHeader };
+
+/** What makes a riscv64 plan a crash (kdump) plan: the shared {@link CrashInput}, as for arm64. */
+export type RiscvCrashInput = CrashInput;
 
 /** Inputs of a riscv64 plan (the same shape as the arm64 plan's). */
 export interface RiscvPlanInput {
@@ -127,12 +102,17 @@ export interface RiscvPlanInput {
   crash?: RiscvCrashInput;
 }
 
-/** The crash part of a placement: the header bytes and the usable ranges. */
-interface CrashPlacement {
-  headers: Uint8Array;
-  /** `linux,usable-memory-range`: crashk_res, then crashk_low_res. */
-  usable: Range[];
+/** What a riscv64 plan reports in `bootParams`: the device-tree plan's, plus the entering hart. */
+export interface RiscvBootParams extends DtbBootParams {
+  /** The hart id in a0. */
+  hartId: bigint;
 }
+
+/** A riscv64 plan. */
+export type RiscvPlan = PlanOf<"riscv64", RiscvBootParams>;
+
+/** The crash part of a placement: the header bytes and the usable ranges. */
+type CrashPlacement = Pick<PreparedCrash, "headers" | "usable">;
 
 function refuse(message: string): never {
   throw new KimageError("plan-refused", message, { layer: PLAN_LAYER, offset: -1 });
@@ -150,11 +130,11 @@ function refuse(message: string): never {
  *   `plan-no-hole` when a segment does not fit, or the parse errors of the
  *   kernel's layers and of the device tree.
  */
-export async function planRiscv(input: RiscvPlanInput): Promise<Plan> {
+export async function planRiscv(input: RiscvPlanInput): Promise<RiscvPlan> {
   const notes: string[] = [];
-  const image = await innermostImage(input.kernel, "riscv-image");
+  const image = await unwrapKernel(input.kernel, RISCV_KERNEL);
   notes.push(`kernel: ${image.chain.join(" → ")}; the RISC-V Image is ${image.bytes.length} bytes`);
-  const h = parseRiscvHeader(image.bytes);
+  const h = image.header;
   const ok = riscvLoadability(h);
   if (!ok.loadable) {
     if (!input.force) refuse(`image_load refuses this Image: ${ok.reasons.join("; ")}`);
@@ -180,34 +160,27 @@ export async function planRiscv(input: RiscvPlanInput): Promise<Plan> {
   let crash: CrashPlacement | undefined;
   if (input.crash) {
     const c = input.crash;
-    const cr = resolveCrashRegions(map, c.region);
-    if (cr.regions.length > 2) throw new KimageError("bad-argument", `riscv64 has at most two crash regions (crashk_res, crashk_low_res), got ${cr.regions.length}`, { layer: PLAN_LAYER, offset: -1 });
-    const crashk = cr.regions[0]!;
-    const low = cr.regions[1];
-    const firstRam = c.firstKernelRam ?? regionsOfType(memoryMap(cr.map.regions.filter((r) => r.type === "ram" || r.type === "crash").map((r) => ({ ...r, type: "ram" as const }))), "ram");
     // prepare_elf_headers: "walk_system_ram_res(0, -1, cmem, prepare_elf64_ram_headers_callback);" then
     // "/* Exclude crashkernel region */ ret = crash_exclude_mem_range(cmem, crashk_res.start, crashk_res.end);"
     // — crashk_low_res is NOT excluded (unlike arm64 and x86_64): the vmcore lists it as first-kernel RAM.
-    const ram = crashElfRam({ arch: "riscv64", ram: firstRam, crash: crashk, ...(low ? { crashLow: low } : {}) });
-    // "Make sure we align the start of the memory on a PMD boundary": phys_ram_base = memblock_start_of_DRAM() & PMD_MASK
-    const lowest = firstRam.reduce<bigint | undefined>((m, r) => (m === undefined || r.start < m ? r.start : m), undefined);
-    const physOffset = c.physOffset ?? (lowest === undefined ? 0n : lowest & ~(RISCV_PMD_SIZE - 1n));
-    const headers =
-      c.elfcorehdr ??
-      // "ret = crash_prepare_elf64_headers(cmem, true, addr, sz);": need_kernel_map = true
-      buildElfCoreHeaders({
-        arch: "riscv64",
-        cpuNotes: c.cpuNotes,
-        vmcoreinfo: c.vmcoreinfo,
-        ram,
-        physOffset,
-        ...(c.kernelText ? { kernelText: c.kernelText } : {}),
-        ...(c.pageOffset !== undefined ? { pageOffset: c.pageOffset } : {}),
-      });
+    // "ret = crash_prepare_elf64_headers(cmem, true, addr, sz);": need_kernel_map = true
+    const prepared = prepareCrash(map, c, {
+      arch: "riscv64",
+      ramFrom: "resolved",
+      // "Make sure we align the start of the memory on a PMD boundary": phys_ram_base = memblock_start_of_DRAM() & PMD_MASK
+      defaultPhysOffset: (firstRam) => {
+        const lowest = firstRam.reduce<bigint | undefined>((m, r) => (m === undefined || r.start < m ? r.start : m), undefined);
+        return lowest === undefined ? 0n : lowest & ~(RISCV_PMD_SIZE - 1n);
+      },
+    });
+    const { headers, ram, usable } = prepared;
+    const crashk = usable[0]!;
+    const low = usable[1];
+    const physOffset = prepared.physOffset ?? 0n;
     // kexec_walk_resources walks crashk_res alone: the placement map types only crashk_res `crash`
     // (crashk_low_res, if the map marked it, becomes plain first-kernel RAM the crash image cannot use).
-    map = memoryMap([...cr.map.regions.map((r) => (r.type === "crash" ? { ...r, type: "ram" as const } : r)), { ...crashk, type: "crash" as const }]);
-    crash = { headers, usable: cr.regions };
+    map = memoryMap([...prepared.map.regions.map((r) => (r.type === "crash" ? { ...r, type: "ram" as const } : r)), { ...crashk, type: "crash" as const }]);
+    crash = { headers, usable };
     const fmt = (r: Range) => `[0x${r.start.toString(16)}, 0x${(r.start + r.size).toString(16)})`;
     notes.push(
       `crash kernel: every segment inside crashk_res ${fmt(crashk)} (kexec_walk_resources walks crashk_res only)${low ? `; crashk_low_res ${fmt(low)} is only passed on in linux,usable-memory-range` : ""}; ` +
@@ -216,23 +189,14 @@ export async function planRiscv(input: RiscvPlanInput): Promise<Plan> {
           : `the ELF core header (${headers.length} bytes) describes ${c.cpuNotes.length} CPU note(s), vmcoreinfo${c.kernelText ? ", the kernel text" : ""} and ${ram.length} System RAM range(s) minus crashk_res${low ? " (riscv's prepare_elf_headers does not exclude crashk_low_res)" : ""}, p_vaddr = paddr - 0x${physOffset.toString(16)} + PAGE_OFFSET`),
     );
   }
-  const rng: Rng | undefined = input.seed === undefined ? undefined : createRng(input.seed);
-  const opts = { pageSize: page, exclude: input.exclude ?? [], ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
+  const rng = input.seed === undefined ? undefined : createRng(input.seed);
+  const opts: PlacementOptions = { pageSize: page, exclude: input.exclude ?? [], ...(rng ? { random: rng } : {}), ...(crash ? { crash: true } : {}) };
   if (rng) notes.push("seed given: every segment position is drawn from the valid aligned positions");
 
   // With a seed the kernel may be drawn so high that the initrd and the DTB (both above it:
-  // "kbuf.buf_min = kernel_start + kernel_len") no longer fit: draw again, at most
-  // RISCV_MAX_PLACEMENT_TRIES times (the same seed always makes the same draws).
-  const tries = rng ? RISCV_MAX_PLACEMENT_TRIES : 1;
-  let placed: Placed | undefined;
-  for (let attempt = 1; placed === undefined; attempt++) {
-    try {
-      placed = placeRiscv(map, image.bytes, h.image_size, h.text_offset, input, opts, rng, page, crash);
-      if (attempt > 1) notes.push(`placement drawn ${attempt} times: earlier draws left no room above the kernel for the initrd and the DTB`);
-    } catch (e) {
-      if (!(e instanceof KimageError && e.code === "plan-no-hole") || attempt >= tries) throw e;
-    }
-  }
+  // "kbuf.buf_min = kernel_start + kernel_len") no longer fit: draw again (placeWithRetries).
+  const { value: placed, attempts } = placeWithRetries(rng, () => placeRiscv({ map, image: image.bytes, header: h, input, opts, ...(crash ? { crash } : {}) }));
+  if (attempts > 1) notes.push(`placement drawn ${attempts} times: earlier draws left no room above the kernel for the initrd and the DTB`);
   notes.push(...placed.notes);
   const { segments, kernel, dtb } = placed;
   // sanity_check_segment_list for a crash image: "if (mstart < crashk_res.start || mend > crashk_res.end) return -EADDRNOTAVAIL;"
@@ -270,18 +234,28 @@ interface Placed {
   notes: string[];
 }
 
+/** One placement attempt's inputs. */
+interface RiscvPlacement {
+  /** The memory map (crashk_res typed `crash` for a crash plan). */
+  map: MemoryMap;
+  /** The RISC-V Image's bytes. */
+  image: Uint8Array;
+  /** Its header: `image_size`, `text_offset`. */
+  header: Pick<RiscvHeader, "image_size" | "text_offset">;
+  /** The plan's inputs (initrd, dtb, cmdline, currentDtb). */
+  input: RiscvPlanInput;
+  /** Page size, exclusions, the generator of a seeded plan, crash. */
+  opts: PlacementOptions;
+  /** A crash plan's header and usable ranges. */
+  crash?: CrashPlacement;
+}
+
 /** One placement attempt: kernel, (elfcorehdr,) initrd, DTB, in the kernel's order. */
-function placeRiscv(
-  map: MemoryMap,
-  imageBytes: Uint8Array,
-  imageSize: bigint,
-  textOffset: bigint,
-  input: RiscvPlanInput,
-  opts: { pageSize: bigint; exclude: Range[]; random?: Rng },
-  rng: Rng | undefined,
-  page: bigint,
-  crash?: CrashPlacement,
-): Placed {
+function placeRiscv(p: RiscvPlacement): Placed {
+  const { map, image: imageBytes, input, opts, crash } = p;
+  const { image_size: imageSize, text_offset: textOffset } = p.header;
+  const rng = opts.random;
+  const page = opts.pageSize;
   const notes: string[] = [];
   // "kbuf.buf_min = 0; kbuf.buf_max = ULONG_MAX; kbuf.top_down = false; ... kbuf.memsz = le64_to_cpu(h->image_size);
   //  kbuf.buf_align = le64_to_cpu(h->text_offset);"

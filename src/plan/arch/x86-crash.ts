@@ -21,32 +21,30 @@
 
 import { addBuffer } from "../core/allocator.js";
 import { crashElfRam, x86CrashE820, X86_KDUMP_LOW_MEMORY } from "../core/crash.js";
-import { buildElfCoreHeaders, ELF_CORE_HEADER_ALIGN, type CoreNoteRange } from "../protocol/elfcore.js";
+import { buildElfCoreHeaders, ELF_CORE_HEADER_ALIGN } from "../protocol/elfcore.js";
+import type { CrashInput } from "../protocol/kdump.js";
 import { memoryMap, regionsOfType, type Range } from "../core/memory.js";
-import type { Plan } from "../core/types.js";
-import { planX86_64, type X86PlanInput } from "./x86.js";
+import { planX86_64, type X86Plan, type X86PlanInput } from "./x86.js";
 
-/** What an x86_64 crash plan needs besides a normal plan's inputs. */
-export interface X86CrashInput {
+/**
+ * What an x86_64 crash plan needs besides a normal plan's inputs: the
+ * shared {@link CrashInput}'s notes and kernel text (per-CPU crash_notes
+ * from `/sys/devices/system/cpu/cpuN/crash_notes`, `/sys/kernel/vmcoreinfo`;
+ * `pageOffset` defaults to the non-KASLR 4-level value), with the crash
+ * regions named one by one.
+ */
+export interface X86CrashInput extends Pick<CrashInput, "cpuNotes" | "vmcoreinfo" | "kernelText" | "pageOffset"> {
   /** crashk_res. */
   region: Range;
   /** crashk_low_res, when reserved. */
   crashLow?: Range;
-  /** Per-CPU crash_notes (`/sys/devices/system/cpu/cpuN/crash_notes`). */
-  cpuNotes: CoreNoteRange[];
-  /** `/sys/kernel/vmcoreinfo`: address and size. */
-  vmcoreinfo: CoreNoteRange;
-  /** Optional kernel-text PT_LOAD. */
-  kernelText?: { vaddr: bigint; paddr: bigint; size: bigint };
-  /** PAGE_OFFSET of the first kernel (default: the non-KASLR 4-level value). */
-  pageOffset?: bigint;
 }
 
 /**
  * Plans an x86_64 crash kernel: every segment inside `crash.region`, the ELF
  * core header first, the kdump e820, and `elfcorehdr=` on the command line.
  */
-export async function planX86_64Crash(input: Omit<X86PlanInput, "crash"> & { crash: X86CrashInput }): Promise<Plan> {
+export async function planX86_64Crash(input: Omit<X86PlanInput, "crash"> & { crash: X86CrashInput }): Promise<X86Plan> {
   const { crash } = input;
   const page = input.pageSize ?? 4096n;
   const map = memoryMap([...input.memory.regions, { ...crash.region, type: "crash" as const }]);

@@ -41,12 +41,14 @@ import {
   RNG_SEED_LENGTH,
   type BootE820Entry,
   type BootParamsConfig,
+  type BootParamsLayout,
   type BuiltBootParams,
 } from "../protocol/bootparams.js";
 import { checkSegments, isPowerOfTwo, memoryMap, type MemoryMap, type Range, type Segment } from "../core/memory.js";
-import { createRng, type Rng, type Seed } from "../core/random.js";
-import type { Plan } from "../core/types.js";
-import { innermostImage } from "../core/unwrap.js";
+import { MAX_PLACEMENT_TRIES, placeWithRetries, type PlacementOptions } from "../core/placement.js";
+import { createRng, type Seed } from "../core/random.js";
+import type { PlanOf } from "../core/types.js";
+import { unwrapKernel, type KernelLayer } from "../core/unwrap.js";
 
 /** kexec-bzimage64.c: `#define MIN_PURGATORY_ADDR 0x3000`. */
 export const MIN_PURGATORY_ADDR = 0x3000n;
@@ -58,8 +60,8 @@ export const MIN_KERNEL_LOAD_ADDR = 0x100000n;
 export const MIN_INITRD_LOAD_ADDR = 0x1000000n;
 /** boot.rst: "the 64-bit kernel entry point, which is the start address of loaded 64-bit kernel plus 0x200". */
 export const X86_64_ENTRY_OFFSET = 0x200n;
-/** How many randomized draws a seeded plan makes before giving up. */
-export const MAX_X86_PLACEMENT_TRIES = 64;
+/** How many randomized draws a seeded x86_64 plan makes before giving up: {@link MAX_PLACEMENT_TRIES}, shared by every arch. */
+export const MAX_X86_PLACEMENT_TRIES = MAX_PLACEMENT_TRIES;
 
 /**
  * Hooks for a crash (kdump) plan, so the crash planner composes this one
@@ -123,7 +125,7 @@ function refuse(message: string, offset = -1): never {
   throw new KimageError("plan-refused", message, { layer: PLAN_LAYER, offset });
 }
 
-/** Reads the fields bzImage64_load uses, as the kernel does (raw little-endian struct reads). */
+/** Reads the fields bzImage64_load uses, as the kernel does (raw little-endian struct reads); never throws. */
 export function x86LoadFields(bz: Uint8Array): X86LoadFields {
   const dv = new DataView(bz.buffer, bz.byteOffset, bz.byteLength);
   const u8 = (o: number) => (o < bz.length ? bz[o]! : 0);
@@ -145,15 +147,22 @@ export function x86LoadFields(bz: Uint8Array): X86LoadFields {
 }
 
 /**
+ * The layer an x86_64 plan boots, and where it reads the setup header
+ * fields bzImage64_load uses ({@link x86LoadFields}).
+ */
+export const X86_KERNEL: KernelLayer<X86LoadFields> = { format: BZIMAGE_LAYER, header: x86LoadFields };
+
+/**
  * bzImage64_probe, then bzImage64_load's own refusals, in the kernel's
- * order, with its messages. Throws the first one.
+ * order, with its messages. Throws the first one. `fields`: the header as
+ * {@link x86LoadFields} reads it (read here when not given).
  *
  * @throws KimageError `plan-refused` with the kernel's message verbatim.
  */
-export function x86ProbeAndLoadChecks(bz: Uint8Array, o: { cmdlineLen: number; fiveLevel?: boolean; crash?: X86CrashHooks }): X86LoadFields {
+export function x86ProbeAndLoadChecks(bz: Uint8Array, o: { cmdlineLen: number; fiveLevel?: boolean; crash?: X86CrashHooks }, fields?: X86LoadFields): X86LoadFields {
   const first = kexecBzImage64Checks(new ByteView(bz, BZIMAGE_LAYER))[0];
   if (first) refuse(first.message, first.offset);
-  const f = x86LoadFields(bz);
+  const f = fields ?? x86LoadFields(bz);
   // if (!(header->xloadflags & XLF_5LEVEL) && pgtable_l5_enabled()) { pr_err("bzImage cannot handle 5-level paging mode.\n");
   if (o.fiveLevel && !(f.xloadflags & XLF_5LEVEL)) refuse("bzImage cannot handle 5-level paging mode.", 0x236);
   // kern16_size = (setup_sects + 1) * 512; if (kernel_len < kern16_size) { pr_err("bzImage truncated\n");
@@ -187,6 +196,37 @@ export interface X86Entry32 {
   ds: number;
 }
 
+/** What an x86_64 plan reports in `bootParams`. */
+export interface X86BootParams {
+  /** Where the bootparams segment (boot_params + command line + setup_data) was placed, and its bufsz. */
+  bootParams: { mem: bigint; size: number };
+  /** Bytes of the setup header copied from the image. */
+  setupHeaderSize: number;
+  /** Physical address of the command line. */
+  cmdlinePhys: bigint;
+  /** The e820 entries written (at most 128). */
+  e820: BootE820Entry[];
+  /** How many entries beyond 128 were dropped. */
+  e820Dropped: number;
+  /** Physical address of the SETUP_RNG_SEED setup_data, or null without a seed. */
+  rngSeed: bigint | null;
+  /** screen_info.ext_mem_k as setup_boot_parameters computes it. */
+  extMemK: number;
+  /** screen_info.alt_mem_k as setup_boot_parameters computes it. */
+  altMemK: number;
+  /** The layout of the bootparams buffer. */
+  layout: BootParamsLayout;
+  /** The kernel segment and the header fields that placed it. */
+  kernel: { mem: bigint; memsz: bigint; init_size: number; kernel_alignment: number; pref_address: bigint; kern16_size: number };
+  /** The initrd as placed, or null. */
+  initrd: { mem: bigint; size: number } | null;
+  /** The 32-bit protocol's entry state, or null when a segment lies above 4 GiB. */
+  entry32: X86Entry32 | null;
+}
+
+/** An x86_64 plan (normal or crash). */
+export type X86Plan = PlanOf<"x86_64", X86BootParams>;
+
 /**
  * Plans an x86_64 kexec load.
  *
@@ -195,14 +235,14 @@ export interface X86Entry32 {
  *   segment does not fit, `bad-argument` for a command line with a NUL or
  *   an empty initrd, or the parse errors of the kernel's layers.
  */
-export async function planX86_64(input: X86PlanInput): Promise<Plan> {
+export async function planX86_64(input: X86PlanInput): Promise<X86Plan> {
   const notes: string[] = [];
-  const image = await innermostImage(input.kernel, BZIMAGE_LAYER);
+  const image = await unwrapKernel(input.kernel, X86_KERNEL);
   const bz = image.bytes;
   notes.push(`kernel: ${image.chain.join(" → ")}; the bzImage is ${bz.length} bytes`);
   const cmdlineBytes = kexecCmdlineBytes(input.cmdline);
   const crash = input.crash;
-  const f = x86ProbeAndLoadChecks(bz, { cmdlineLen: cmdlineBytes.length, ...(input.fiveLevel !== undefined ? { fiveLevel: input.fiveLevel } : {}), ...(crash ? { crash } : {}) });
+  const f = x86ProbeAndLoadChecks(bz, { cmdlineLen: cmdlineBytes.length, ...(input.fiveLevel !== undefined ? { fiveLevel: input.fiveLevel } : {}), ...(crash ? { crash } : {}) }, image.header);
   notes.push(
     `bzImage64_probe accepts it${input.fiveLevel ? " (XLF_5LEVEL set, the target uses 5-level paging)" : ""}; the command line is ${cmdlineBytes.length} bytes with its NUL, ` +
       `cmdline_size ${f.cmdlineSize} leaves room for the ${MAX_ELFCOREHDR_STR_LEN}-byte elfcorehdr=<addr> the kernel always reserves`,
@@ -221,8 +261,8 @@ export async function planX86_64(input: X86PlanInput): Promise<Plan> {
 
   let map = input.memory;
   if (crash?.region) map = memoryMap([...map.regions, { ...crash.region, type: "crash" as const }]);
-  const rng: Rng | undefined = input.seed === undefined ? undefined : createRng(input.seed);
-  const opts = { pageSize: page, exclude: input.exclude ?? [], ...(crash ? { crash: true } : {}), ...(rng ? { random: rng } : {}) };
+  const rng = input.seed === undefined ? undefined : createRng(input.seed);
+  const opts: PlacementOptions = { pageSize: page, exclude: input.exclude ?? [], ...(crash ? { crash: true } : {}), ...(rng ? { random: rng } : {}) };
   if (rng) notes.push("seed given: every segment position is drawn from the valid aligned positions");
   notes.push(
     `no purgatory: the kernel first places its purgatory (buf_min MIN_PURGATORY_ADDR ${hex(MIN_PURGATORY_ADDR)}, top-down) and enters the kernel through it; ` +
@@ -231,16 +271,10 @@ export async function planX86_64(input: X86PlanInput): Promise<Plan> {
   const layout = bootParamsLayout(cmdlineBytes.length, { ...(crash?.dmCryptKeys ? { dmCryptKeys: true } : {}), ...(input.bootParamsConfig ? { config: input.bootParamsConfig } : {}) });
 
   const pre = crash?.segments ?? [];
-  const tries = rng ? MAX_X86_PLACEMENT_TRIES : 1;
-  let placed: Placed | undefined;
-  for (let attempt = 1; placed === undefined; attempt++) {
-    try {
-      placed = placeX86(map, pre, layout.bufsz, kernelBytes, kernelMemsz, f, input.initrd, opts);
-      if (attempt > 1) notes.push(`placement drawn ${attempt} times: earlier draws left no room for a later segment`);
-    } catch (e) {
-      if (!(e instanceof KimageError && e.code === "plan-no-hole") || attempt >= tries) throw e;
-    }
-  }
+  const { value: placed, attempts } = placeWithRetries(rng, () =>
+    placeX86({ map, pre, paramsBufsz: layout.bufsz, kernel: kernelBytes, kernelMemsz, fields: f, ...(input.initrd ? { initrd: input.initrd } : {}), opts }),
+  );
+  if (attempts > 1) notes.push(`placement drawn ${attempts} times: earlier draws left no room for a later segment`);
   notes.push(...placed.notes);
 
   const e820 = crash?.e820 ?? e820FromMemoryMap(map);
@@ -324,17 +358,28 @@ interface Placed {
   notes: string[];
 }
 
+/** One placement attempt's inputs. */
+interface X86Placement {
+  /** The memory map (with the crash region for a crash plan). */
+  map: MemoryMap;
+  /** Segments placed before (a crash plan's ELF core header). */
+  pre: readonly Segment[];
+  /** The bootparams buffer's size (`kbuf.bufsz`). */
+  paramsBufsz: number;
+  /** The kernel's protected-mode part (the bytes after the real-mode setup). */
+  kernel: Uint8Array;
+  /** `PAGE_ALIGN(init_size)`. */
+  kernelMemsz: bigint;
+  /** The setup header fields. */
+  fields: X86LoadFields;
+  initrd?: Uint8Array;
+  /** Page size, exclusions, the generator of a seeded plan, crash. */
+  opts: PlacementOptions;
+}
+
 /** One placement attempt: bootparams, kernel, initrd, in bzImage64_load's order. */
-function placeX86(
-  map: MemoryMap,
-  pre: readonly Segment[],
-  paramsBufsz: number,
-  kernelBytes: Uint8Array,
-  kernelMemsz: bigint,
-  f: X86LoadFields,
-  initrd: Uint8Array | undefined,
-  opts: { pageSize: bigint; exclude: Range[]; crash?: boolean; random?: Rng },
-): Placed {
+function placeX86(p: X86Placement): Placed {
+  const { map, pre, paramsBufsz, kernel: kernelBytes, kernelMemsz, fields: f, initrd, opts } = p;
   const notes: string[] = [];
   // kbuf = { .buf_max = ULONG_MAX, .top_down = true }; kbuf.memsz = kbuf.bufsz; kbuf.buf_align = 16; kbuf.buf_min = MIN_BOOTPARAM_ADDR;
   const params = addBuffer(map, pre, { name: "bootparams", bytes: new Uint8Array(paramsBufsz), bufAlign: 16n, bufMin: MIN_BOOTPARAM_ADDR, bufMax: ULONG_MAX, topDown: true }, opts);

@@ -24,7 +24,9 @@ import { KimageError } from "../../core/errors.js";
 import type { E820Entry } from "./memory-parse.js";
 import { PLAN_LAYER } from "./allocator.js";
 import { crashRanges, memoryMap, rangeEnd, regionsOfType, type MemoryMap, type Range } from "./memory.js";
-import type { PlanArch } from "./types.js";
+
+/** The architectures whose kdump rules kimage knows (the ELF core header, the RAM it describes, the crash regions). */
+export type CrashArch = "arm64" | "riscv64" | "x86_64";
 
 const SZ_1M = 0x100000n;
 
@@ -102,7 +104,7 @@ export function crashExcludeMemRange(ranges: readonly Range[], exclude: Range, m
 
 /** Inputs of {@link crashElfRam}. */
 export interface CrashElfRamInput {
-  arch: PlanArch;
+  arch: CrashArch;
   /** The first kernel's RAM as its `prepare_elf_headers` walks it (arm64: memblock memory; riscv64, x86_64: "System RAM"), ascending. */
   ram: readonly Range[];
   /** `crashk_res`. */

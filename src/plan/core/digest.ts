@@ -49,7 +49,7 @@ import { KimageError } from "../../core/errors.js";
 import { defaultHashProvider, type HashProvider } from "../../hash/index.js";
 import { PLAN_LAYER } from "./allocator.js";
 import { KEXEC_SEGMENT_MAX, type Segment } from "./memory.js";
-import type { Plan } from "./types.js";
+import type { AnyPlan } from "./types.js";
 
 /** One `struct kexec_sha_region { unsigned long start; unsigned long len; }`, with the segment's name. */
 export interface DigestRegion {
@@ -111,7 +111,7 @@ function segmentParts(s: Segment): Uint8Array[] {
   return parts;
 }
 
-function hashedSegments(plan: Plan, options: DigestOptions): Array<{ seg: Segment; index: number }> {
+function hashedSegments(plan: AnyPlan, options: DigestOptions): Array<{ seg: Segment; index: number }> {
   const skip = options.skip ?? skipPurgatory;
   const out = plan.segments.map((seg, index) => ({ seg, index })).filter(({ seg, index }) => !skip(seg.name, index));
   // sha_region_sz = KEXEC_SEGMENT_MAX * sizeof(struct kexec_sha_region)
@@ -132,7 +132,7 @@ function toHex(b: Uint8Array): string {
  * @throws KimageError `limit` beyond KEXEC_SEGMENT_MAX regions, `bad-argument`
  *   for a segment whose bytes exceed its memsz.
  */
-export async function planDigest(plan: Plan, options: DigestOptions = {}): Promise<PlanDigest> {
+export async function planDigest(plan: AnyPlan, options: DigestOptions = {}): Promise<PlanDigest> {
   const hash = options.hash ?? defaultHashProvider();
   const segs = hashedSegments(plan, options);
   const parts = segs.flatMap(({ seg }) => segmentParts(seg));
@@ -168,7 +168,7 @@ const READ_CHUNK = 64 << 20;
  * @throws KimageError `digest-short-read` when the reader returns a
  *   different number of bytes than asked.
  */
-export async function verifyPlanDigest(plan: Plan, readMemory: MemoryReader, options: DigestOptions = {}): Promise<DigestVerification> {
+export async function verifyPlanDigest(plan: AnyPlan, readMemory: MemoryReader, options: DigestOptions = {}): Promise<DigestVerification> {
   const hash = options.hash ?? defaultHashProvider();
   const expected = (await planDigest(plan, options)).digest;
   const segs = hashedSegments(plan, options);

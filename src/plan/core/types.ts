@@ -8,13 +8,14 @@
  * a plan is returned); `bytes.length <= memsz`; the rest of `memsz` is zero
  * fill.
  *
+ * This floor knows no architecture: each arch module (`plan/arch/`) names
+ * its plan `PlanOf<"its-arch", ItsBootParams>`, and the plan table
+ * (`plan/table.ts`) makes `Plan`, the union of the table's plans.
+ *
  * @module
  */
 
 import type { Segment } from "./memory.js";
-
-/** Architectures kimage plans for. */
-export type PlanArch = "arm64" | "riscv64" | "x86_64";
 
 /** The CPU state at entry. */
 export interface EntryState {
@@ -24,9 +25,12 @@ export interface EntryState {
   registers: Record<string, bigint>;
 }
 
-/** A plan. */
-export interface Plan {
-  arch: PlanArch;
+/**
+ * The plan of one architecture: `A` is its `arch` (the discriminant of
+ * `Plan`), `B` what it reports in `bootParams`.
+ */
+export interface PlanOf<A extends string, B> {
+  arch: A;
   /** `normal`, or `crash` for a crash-kernel (kdump) plan. */
   kind: "normal" | "crash";
   /** Segments in the kernel's order. */
@@ -36,7 +40,10 @@ export interface Plan {
   /** The command line the second kernel gets. */
   cmdline: string;
   /** Architecture-specific boot parameters (the edited DTB, boot_params, …), JSON-ready where possible. */
-  bootParams: Record<string, unknown>;
+  bootParams: B;
   /** One sentence per decision, in order. */
   notes: string[];
 }
+
+/** A plan of any architecture, as arch-blind code (the digest, the JSON view) reads it. */
+export type AnyPlan = PlanOf<string, unknown>;

@@ -2,6 +2,12 @@
  * Plans take a kernel in any wrapped form (PE stub, zboot, compressed) and
  * unwrap it to the image the architecture boots.
  *
+ * Each arch module names the layer it boots and how that layer's header is
+ * read in one {@link KernelLayer} constant (`ARM64_KERNEL`, `RISCV_KERNEL`,
+ * `X86_KERNEL`, `ELF_KERNEL`); {@link unwrapKernel} is the one place a plan
+ * reads that header. When a layer carries its parsed header, this is where
+ * the plan takes it instead of parsing again.
+ *
  * @module
  */
 
@@ -17,6 +23,20 @@ export interface UnwrappedImage {
   layer: Layer;
   /** The format ids from the outermost to that layer. */
   chain: string[];
+}
+
+/** The layer an arch plan boots, and how the plan reads its header. */
+export interface KernelLayer<H> {
+  /** The format id of the layer (`"arm64-image"`, `"bzimage"`, …). */
+  format: string;
+  /** Reads the header the plan needs from the layer's bytes. @throws the format's parse errors. */
+  header: (bytes: Uint8Array) => H;
+}
+
+/** An unwrapped kernel with the header its plan reads. */
+export interface UnwrappedKernel<H> extends UnwrappedImage {
+  /** What `KernelLayer.header` read from `bytes`. */
+  header: H;
 }
 
 /**
@@ -35,4 +55,17 @@ export async function innermostImage(kernel: Uint8Array, format: string): Promis
     }
   }
   throw new KimageError("plan-refused", `the kernel has no ${format} layer (layers: ${layers.map((l) => l.format).join(" → ") || "none"})`, { layer: PLAN_LAYER, offset: -1 });
+}
+
+/**
+ * {@link innermostImage} for `kind.format`, then its header read with
+ * `kind.header`.
+ *
+ * @throws KimageError `plan-refused` when no layer is of that format, or the
+ *   header's parse errors.
+ */
+export async function unwrapKernel<H>(kernel: Uint8Array, kind: KernelLayer<H>): Promise<UnwrappedKernel<H>> {
+  const image = await innermostImage(kernel, kind.format);
+  // The header parse of every arch plan (typed layers: take the layer's parsed header here instead).
+  return { ...image, header: kind.header(image.bytes) };
 }

@@ -39,6 +39,22 @@ export interface ChosenEdits {
   pageSize?: bigint;
 }
 
+/** What a device-tree plan (arm64, riscv64) reports in its `bootParams`. */
+export interface DtbBootParams {
+  /** Where the edited device tree was placed, and its packed size. */
+  dtb: { mem: bigint; size: number };
+  /** The Image header's `text_offset` (arm64: added to the 2 MiB-aligned base; riscv64: the load alignment). */
+  text_offset: bigint;
+  /** The Image header's `image_size`. */
+  image_size: bigint;
+  /** The `ram` regions of the memory map the plan was made for. */
+  ram: Range[];
+  /** Crash plans: the ELF core header as placed (`linux,elfcorehdr`). */
+  elfcorehdr?: { mem: bigint; size: bigint };
+  /** Crash plans: `linux,usable-memory-range` (crashk_res, then crashk_low_res). */
+  usableMemoryRange?: Range[];
+}
+
 /** Deletes the first reservation equal to (address, size); fdt_find_and_del_mem_rsv. */
 function delMemRsv(fdt: Fdt, address: bigint, size: bigint): boolean {
   const i = fdt.reservations.findIndex((r) => r.address === address && r.size === size);

@@ -37,7 +37,7 @@ import { hex } from "../../core/bytes.js";
 import { KimageError } from "../../core/errors.js";
 import { PLAN_LAYER } from "../core/allocator.js";
 import { ADDRESS_LIMIT, type Range } from "../core/memory.js";
-import type { PlanArch } from "../core/types.js";
+import type { CrashArch } from "../core/crash.js";
 
 /** `ET_CORE` (include/uapi/linux/elf.h). */
 export const ET_CORE = 4;
@@ -61,7 +61,7 @@ export const ELF64_EHDR_SIZE = 64;
 export const ELF64_PHDR_SIZE = 56;
 
 /** `ELF_ARCH` per architecture (`e_machine`). */
-export const CORE_MACHINE: Readonly<Record<PlanArch, number>> = { arm64: EM_AARCH64, riscv64: EM_RISCV, x86_64: EM_X86_64 };
+export const CORE_MACHINE: Readonly<Record<CrashArch, number>> = { arm64: EM_AARCH64, riscv64: EM_RISCV, x86_64: EM_X86_64 };
 
 /**
  * A default `PAGE_OFFSET` per architecture, for `p_vaddr = __va(paddr)`:
@@ -71,7 +71,7 @@ export const CORE_MACHINE: Readonly<Record<PlanArch, number>> = { arm64: EM_AARC
  * kernel's actual value (KASLR randomizes it on x86_64; the VA size picks it
  * on arm64 and riscv64): pass `pageOffset`.
  */
-export const DEFAULT_PAGE_OFFSET: Readonly<Record<PlanArch, bigint>> = {
+export const DEFAULT_PAGE_OFFSET: Readonly<Record<CrashArch, bigint>> = {
   arm64: 0xffff000000000000n,
   riscv64: 0xffffffd600000000n,
   x86_64: 0xffff888000000000n,
@@ -85,7 +85,7 @@ export const DEFAULT_PAGE_OFFSET: Readonly<Record<PlanArch, bigint>> = {
  * common fields + ELF_NGREG * 8 + `int pr_fpvalid`, padded to 8: arm64 34
  * registers (392), x86_64 27 (336), riscv64 32 (376).
  */
-export const CRASH_NOTE_BYTES: Readonly<Record<PlanArch, bigint>> = { arm64: 424n, riscv64: 408n, x86_64: 368n };
+export const CRASH_NOTE_BYTES: Readonly<Record<CrashArch, bigint>> = { arm64: 424n, riscv64: 408n, x86_64: 368n };
 
 /**
  * `VMCOREINFO_NOTE_SIZE` for a page size: "#define VMCOREINFO_NOTE_SIZE
@@ -106,7 +106,7 @@ export interface CoreNoteRange {
 /** Inputs of {@link buildElfCoreHeaders}. */
 export interface ElfCoreInput {
   /** The architecture (`e_machine`, default `PAGE_OFFSET`); default `arm64`. */
-  arch?: PlanArch;
+  arch?: CrashArch;
   /** One PT_NOTE per possible CPU: `per_cpu_ptr_to_phys(per_cpu_ptr(crash_notes, cpu))` and `sizeof(note_buf_t)`. */
   cpuNotes: readonly CoreNoteRange[];
   /** The vmcoreinfo note: `paddr_vmcoreinfo_note()` and `VMCOREINFO_NOTE_SIZE`. */
