@@ -49,9 +49,20 @@ export async function readCertificateFile(path: string): Promise<Uint8Array[]> {
       throw bad(`${what} is not an X.509 certificate: ${e.code}: ${e.message}`);
     }
   };
-  if (bytes[0] === 0x30) return [check(bytes, "it looks like DER (an ASN.1 SEQUENCE) but it")];
   const text = latin1(bytes.subarray(0, Math.min(bytes.length, 16 << 20)));
-  if (!text.includes("-----BEGIN ")) throw bad(describeBytes(bytes));
+  const pem = text.includes("-----BEGIN ");
+  // DER starts with a SEQUENCE (0x30), which is also the character "0": a
+  // PEM file may start with it too, so DER is tried first and PEM after.
+  if (bytes[0] === 0x30) {
+    try {
+      parseCertificate(bytes);
+      return [bytes];
+    } catch (e) {
+      if (!isKimageError(e)) throw e;
+      if (!pem) throw bad(`it looks like DER (an ASN.1 SEQUENCE) but it is not an X.509 certificate: ${e.code}: ${e.message}`);
+    }
+  }
+  if (!pem) throw bad(describeBytes(bytes));
   let blocks;
   try {
     blocks = pemBlocks(text);
