@@ -2,9 +2,18 @@
 /**
  * The `kimage` command line: one module per command under `src/cli/`.
  *
+ * Conventions (as git, readelf and coreutils): `kimage --help`, `kimage
+ * help CMD` and `kimage CMD --help` (all within 80 columns); `-V`/`--version`;
+ * a usage error prints the command's usage and exits 2; a FILE of `-` is
+ * standard input and `-o -` standard output; `inspect`, `digest` and
+ * `verify` take several FILEs.
+ *
  * Exit status: 0 on success, 1 when the input is invalid (or, for `verify`,
- * not trusted and valid), 2 for usage errors or an unreadable file. Errors
- * go to stderr as one line: `kimage: <code> [<layer> @ 0x<offset>]: <message>`.
+ * not trusted and valid), 2 for usage errors, an unreadable input or an
+ * unwritable output; with several FILEs the highest of them. Errors go to
+ * stderr as one line: `kimage: <code> [<layer> @ 0x<offset>]: <message>`.
+ * A closed pipe on standard output (EPIPE) ends the process silently with
+ * status 141, as SIGPIPE would.
  *
  * @module
  */
@@ -18,7 +27,11 @@ import { inspectCommand } from "./cli/inspect.js";
 import { planCommand } from "./cli/plan.js";
 import { signCommand } from "./cli/sign.js";
 import { verifyCommand } from "./cli/verify.js";
-import { UnreadableError, UsageError, type CliIo, type Command } from "./cli/types.js";
+import { shouldColor } from "./cli/colour.js";
+import { writeStdout } from "./node/stdio.js";
+import { errnoText } from "./cli/io.js";
+import { commandHelp, globalHelp, usageLines } from "./cli/usage.js";
+import { UnreadableError, UnwritableError, UsageError, type CliIo, type Command } from "./cli/types.js";
 import { isKimageError } from "./core/errors.js";
 
 export type { CliIo } from "./cli/types.js";
@@ -30,15 +43,39 @@ export const VERSION = "0.1.0";
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [inspectCommand, digestCommand, verifyCommand, extractCommand, planCommand, signCommand];
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
+/** `kimage --help`. */
+export function usage(): string {
+  return globalHelp(COMMANDS);
+}
+
+/** The short usage printed with an unknown command or option. */
+function shortUsage(): string {
   return [
-    "usage:",
-    ...COMMANDS.map((c) => `  kimage ${c.usage.padEnd(width)}  ${c.summary}`),
-    "  kimage --help | --version",
-    "",
-    "exit status: 0 success, 1 invalid input (verify: not valid and trusted), 2 usage error or unreadable file",
+    "usage: kimage COMMAND [OPTION...] [FILE...]",
+    `commands: ${COMMANDS.map((c) => c.name).join(", ")}`,
+    "Try 'kimage --help' for more information.",
   ].join("\n");
+}
+
+/** node:util parseArgs errors, as one short sentence. */
+export function parseArgsMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  const opt = /'(-[^' ]*)(?:, (--[^' ]+))?/.exec(msg);
+  const name = opt?.[2] ?? opt?.[1];
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${name ?? msg}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (name && /does not take an argument/.test(msg)) return `option ${name} takes no value`;
+      if (name && /argument missing/.test(msg)) return `option ${name} needs a value`;
+      if (name && /ambiguous/.test(msg)) return `option ${name} needs a value (to give one that starts with -, write ${name}=VALUE)`;
+      return msg.split(". ")[0] ?? msg;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${/'([^']*)'/.exec(msg)?.[1] ?? ""}`.trim();
+    default:
+      return msg.split(". ")[0] ?? msg;
+  }
 }
 
 /**
@@ -47,40 +84,61 @@ function usage(): string {
  */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h") {
-    (first === undefined ? io.err : io.out)(usage());
-    return first === undefined ? 2 : 0;
+  if (first === undefined) {
+    io.err(usage());
+    return 2;
   }
-  if (first === "--version") {
+  if (first === "--help" || first === "-h") {
+    io.out(usage());
+    return 0;
+  }
+  if (first === "--version" || first === "-V" || first === "-v") {
     io.out(VERSION);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === first);
-  try {
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(first)}`);
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ...command.options, help: { type: "boolean", short: "h" } } });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    if (parsed.values.help) {
-      io.out(`usage: kimage ${command.usage}\n${command.summary}`);
+  if (first === "help") {
+    if (rest.length === 0) {
+      io.out(usage());
       return 0;
     }
-    const variadic = command.positionals.at(-1)?.endsWith("...") ?? false;
-    const required = command.positionals.filter((p) => !p.startsWith("[") && !p.endsWith("...")).length;
-    if (parsed.positionals.length < required) throw new UsageError(`${command.name}: missing ${command.positionals[parsed.positionals.length]}`);
-    if (!variadic && parsed.positionals.length > command.positionals.length) {
-      throw new UsageError(`${command.name}: unexpected argument ${JSON.stringify(parsed.positionals[command.positionals.length])}`);
+    const c = COMMANDS.find((x) => x.name === rest[0]);
+    if (!c || rest.length > 1) {
+      io.err(`kimage: help: ${c ? `unexpected argument ${JSON.stringify(rest[1])}` : `no command ${JSON.stringify(rest[0])}`}\n${shortUsage()}`);
+      return 2;
     }
+    io.out(commandHelp(c));
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    io.err(`kimage: ${first.startsWith("-") ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`}\n${shortUsage()}`);
+    return 2;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { ...command.options, help: { type: "boolean", short: "h" } } });
+    } catch (e) {
+      throw new UsageError(parseArgsMessage(e));
+    }
+    if (parsed.values.help) {
+      io.out(commandHelp(command));
+      return 0;
+    }
+    const spec = command.positionals;
+    const variadic = spec.at(-1)?.endsWith("...") ?? false;
+    const required = spec.filter((p) => !p.startsWith("[")).length;
+    if (parsed.positionals.length < required) throw new UsageError(`missing ${String(spec[parsed.positionals.length]).replace(/\.\.\.$/, "")}`);
+    if (!variadic && parsed.positionals.length > spec.length) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[spec.length])}`);
     return await command.run({ io, values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals });
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`kimage: ${e.message}\n${usage()}`);
+      const msg = e.message.startsWith(`${command.name}: `) ? e.message : `${command.name}: ${e.message}`;
+      io.err([`kimage: ${msg}`, ...usageLines(command), `Try 'kimage ${command.name} --help' for more information.`].join("\n"));
       return 2;
     }
-    if (e instanceof UnreadableError) {
+    if (e instanceof UnwritableError && e.code === "EPIPE") return 141;
+    if (e instanceof UnreadableError || e instanceof UnwritableError) {
       io.err(`kimage: ${e.message}`);
       return 2;
     }
@@ -95,7 +153,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 const defaultIo: CliIo = {
   out: (s) => process.stdout.write(s + "\n"),
   err: (s) => process.stderr.write(s + "\n"),
+  write: writeStdout,
+  get color() {
+    return shouldColor(process.stdout, process.env);
+  },
 };
+
+/** The exit status for a failed write to standard output, after reporting it (EPIPE: silently, 141 as SIGPIPE). */
+export function outputErrorStatus(e: NodeJS.ErrnoException, err: (s: string) => void): number {
+  if (e.code === "EPIPE") return 141;
+  err(`kimage: cannot write standard output: ${errnoText(e)}`);
+  return 2;
+}
 
 function isEntryPoint(): boolean {
   const argv1 = process.argv[1];
@@ -108,6 +177,10 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // A closed pipe or a full disk on standard output: one line (none for
+  // EPIPE) and exit, never an unhandled 'error' event's stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => process.exit(outputErrorStatus(e, (s) => process.stderr.write(s + "\n"))));
+  process.stderr.on("error", () => undefined);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

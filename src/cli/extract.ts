@@ -3,13 +3,13 @@
  * of one layer, decompressed: the input of layer N as `inspect` numbers
  * them, or with `--innermost` the deepest bytes known (the last layer's
  * payload when no format recognises it, else the last layer's input).
+ * `-o -` writes to standard output.
  *
  * @module
  */
 
-import { writeFile } from "node:fs/promises";
 import { inspect } from "../inspect/registry.js";
-import { readInput } from "./io.js";
+import { outputName, readInput, writeOutput } from "./io.js";
 import { UsageError, type Command } from "./types.js";
 
 /** The extract command. */
@@ -22,6 +22,12 @@ export const extractCommand: Command = {
     innermost: { type: "boolean", default: false },
     output: { type: "string", short: "o" },
   },
+  optionHelp: {
+    layer: "the input of layer N, as inspect numbers them (0 = the file itself)",
+    innermost: "the deepest bytes known (e.g. the vmlinux ELF of a bzImage)",
+    output: "where to write; - is standard output",
+  },
+  notes: ["A FILE of - is standard input. What was written is reported on standard error."],
   positionals: ["FILE"],
   async run({ io, values, positionals }) {
     if (!values.output) throw new UsageError("extract: -o OUT is required");
@@ -33,22 +39,23 @@ export const extractCommand: Command = {
     } else if (!values.innermost) {
       throw new UsageError("extract: give --layer N or --innermost");
     }
+    const out = String(values.output);
     const bytes = await readInput(positionals[0] as string);
     const { layers, inputs } = await inspect(bytes, { decode: "full" });
     // The innermost bytes: the last layer's payload when no format recognised it
     // (e.g. the raw arm Image inside a zImage's xz), else the last layer's input.
     const last = layers[layers.length - 1];
     if (n === undefined && last?.payload) {
-      await writeFile(String(values.output), last.payload.bytes);
-      io.err(`kimage: the payload of layer ${layers.length - 1} (${last.format}): wrote ${last.payload.bytes.length} bytes to ${String(values.output)}`);
+      await writeOutput(out, last.payload.bytes, io);
+      io.err(`kimage: the payload of layer ${layers.length - 1} (${last.format}): wrote ${last.payload.bytes.length} bytes to ${outputName(out)}`);
       return 0;
     }
     const i = n ?? layers.length - 1;
     const layer = layers[i];
     const data = inputs[i];
     if (!layer || !data) throw new UsageError(`extract: there are ${layers.length} layer(s) (0..${layers.length - 1})`);
-    await writeFile(String(values.output), data);
-    io.err(`kimage: layer ${i} (${layer.format}): wrote ${data.length} bytes to ${String(values.output)}`);
+    await writeOutput(out, data, io);
+    io.err(`kimage: layer ${i} (${layer.format}): wrote ${data.length} bytes to ${outputName(out)}`);
     return 0;
   },
 };

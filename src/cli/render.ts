@@ -28,16 +28,21 @@ function scalar(v: JsonValue): string {
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
+/** An offset in the outermost input as `@0x…`; -1 (decoded data, or no single offset) as `(decoded)`. */
+export function offsetText(offset: number): string {
+  return offset >= 0 ? `@0x${offset.toString(16)}` : "(decoded)";
+}
+
 /** A readable tree of the layers and their fields. */
 export function renderTree(file: string, size: number, layers: readonly Layer[], header: readonly string[] = []): string {
   const lines: string[] = [`${file} (${size} bytes)`, ...header.map((h) => `  ${h}`)];
   layers.forEach((layer, i) => {
     const last = i === layers.length - 1;
-    const at = layer.offset >= 0 ? `@0x${layer.offset.toString(16)}` : "(decoded)";
+    const at = offsetText(layer.offset);
     lines.push(`${last ? "└─" : "├─"} [${i}] ${layer.format} ${at}: ${layer.summary}`);
     const pad = last ? "   " : "│  ";
     renderFields(layer.fields, pad, lines);
-    for (const f of layer.findings) lines.push(`${pad}! ${f.severity} ${f.code} @0x${f.offset.toString(16)}: ${f.message}`);
+    for (const f of layer.findings) lines.push(`${pad}! ${f.severity} ${f.code} ${offsetText(f.offset)}: ${f.message}`);
   });
   return lines.join("\n");
 }

@@ -1,29 +1,54 @@
 /**
- * `kimage verify FILE --cert PEM [--cert …] [--mode kernel|shim|any|all] [--json]`:
+ * `kimage verify FILE... --cert CERT [--cert …] [--mode auto|kernel|shim|any|all] [--json]`:
  * verifies the Authenticode signatures of a PE (or an appended module
- * signature) against the given trust anchors, in the kernel's order.
- * Exit 0 only when the verdict is `valid`; 1 for any other verdict.
+ * signature) against the given trust anchors. Exit 0 only when the verdict
+ * is `valid` (for every FILE); 1 for any other verdict.
+ *
+ * `--mode auto` (the default) picks the rules from what the file is: kernel
+ * rules for a Linux kernel (a PE that is an EFI stub in front of a bzImage,
+ * arm64/RISC-V/LoongArch Image, zImage or zboot), firmware rules (`shim`
+ * mode) for any other PE. The output says which rules applied.
  *
  * @module
  */
 
-import { readFile } from "node:fs/promises";
 import { hasAppendedSignature, verifyAppendedSignature } from "../signature/appended.js";
 import type { PolicyMode, VerifyOptions } from "../signature/policy.js";
 import { verifyAuthenticode, type SignatureVerdict } from "../signature/verify.js";
+import { parsePe } from "../formats/pe/parse.js";
+import { classifyStub } from "../formats/pe/stub.js";
+import { isKimageError } from "../core/errors.js";
 import { nodeHashProvider } from "../node/hash.js";
+import { readCertificateFiles } from "./certs.js";
+import { eachFile } from "./files.js";
 import { readInput } from "./io.js";
 import { toJson } from "./json.js";
-import { UnreadableError, UsageError, type Command } from "./types.js";
+import { UsageError, type Command } from "./types.js";
 
-const MODES: readonly PolicyMode[] = ["kernel", "shim", "any", "all"];
+const MODES: readonly (PolicyMode | "auto")[] = ["auto", "kernel", "shim", "any", "all"];
 
-async function readCert(path: string): Promise<Uint8Array> {
+/** What each mode's rules are, in one phrase. */
+export const MODE_RULES: Readonly<Record<PolicyMode, string>> = {
+  kernel: "kernel rules (kexec_file_load): only the first signature counts, and the certificate table must hold exactly it",
+  shim: "firmware rules (shim, UEFI db): any valid signature suffices; a denied certificate in any signature rejects",
+  any: "any valid signature, nested ones included",
+  all: "every signature must be valid",
+};
+
+/**
+ * The mode `--mode auto` picks for `bytes`: `kernel` for a Linux kernel
+ * (a PE whose EFI stub fronts a kernel image, see classifyStub) or a file
+ * that is not a readable PE, `shim` (firmware rules) for any other PE.
+ */
+export function autoMode(bytes: Uint8Array): { mode: PolicyMode; why: string } {
+  let stub;
   try {
-    return new Uint8Array(await readFile(path));
+    stub = classifyStub(parsePe(bytes));
   } catch (e) {
-    throw new UnreadableError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if (!isKimageError(e)) throw e;
+    return { mode: "kernel", why: "not a readable PE" };
   }
+  return stub ? { mode: "kernel", why: `a Linux kernel (an EFI stub for ${stub})` } : { mode: "shim", why: "an EFI application that is not a Linux kernel" };
 }
 
 function row(s: SignatureVerdict, depth = 0): string[] {
@@ -44,50 +69,83 @@ function row(s: SignatureVerdict, depth = 0): string[] {
 /** The verify command. */
 export const verifyCommand: Command = {
   name: "verify",
-  usage: "verify FILE --cert PEM [--cert PEM …] [--mode kernel|shim|any|all] [--json]",
+  usage: "verify FILE... --cert CERT [--cert CERT …] [--mode auto|kernel|shim|any|all] [--json]",
   summary: "verify signatures against trust anchors (exit 0 only when valid)",
   options: {
     cert: { type: "string", multiple: true },
-    mode: { type: "string", default: "kernel" },
+    mode: { type: "string", default: "auto" },
     json: { type: "boolean", default: false },
     "allow-sha1": { type: "boolean", default: false },
     "no-strict": { type: "boolean", default: false },
     time: { type: "string" },
     "sbat-level": { type: "string" },
   },
-  positionals: ["FILE"],
+  placeholders: { time: "DATE", "sbat-level": "FILE" },
+  optionHelp: {
+    cert: "a trust anchor file: PEM (any number of certificates) or DER",
+    mode: "auto: kernel rules for a Linux kernel, firmware rules (shim) for other EFI applications; kernel: the first signature only, as kexec; shim: any valid signature, none denied; any: nested ones too; all: every one",
+    json: "print the verdicts as JSON (an array for several FILEs)",
+    "allow-sha1": "accept SHA-1 digests and signatures",
+    "no-strict": "accept what the kernel tolerates but Authenticode forbids",
+    time: "check certificate validity at this ISO 8601 date",
+    "sbat-level": "check the image's SBAT against this revocation level (shim's SbatLevel CSV)",
+  },
+  notes: ["The output names the rules that applied (JSON: \"mode\", plus \"modeRequested\" and \"modeReason\" when --mode auto chose it). A FILE or CERT of - is standard input."],
+  positionals: ["FILE..."],
   async run({ io, values, positionals }) {
-    const mode = String(values.mode) as PolicyMode;
-    if (!MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}`);
-    const certs = (values.cert as string[] | undefined) ?? [];
+    const requested = String(values.mode) as PolicyMode | "auto";
+    if (!MODES.includes(requested)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}`);
     let time: Date | undefined;
     if (values.time !== undefined) {
       time = new Date(String(values.time));
       if (Number.isNaN(time.getTime())) throw new UsageError("--time must be an ISO 8601 date");
     }
-    const bytes = await readInput(positionals[0] as string);
-    const trust = await Promise.all(certs.map(readCert));
-    const options: VerifyOptions = {
-      trust,
-      mode,
-      strict: !values["no-strict"],
-      allowSha1: Boolean(values["allow-sha1"]),
-      hash: nodeHashProvider,
-      ...(time ? { time } : {}),
-      ...(values["sbat-level"] !== undefined ? { sbatLevel: new TextDecoder().decode(await readCert(String(values["sbat-level"]))) } : {}),
-    };
-    if (hasAppendedSignature(bytes)) {
-      const v = await verifyAppendedSignature(bytes, options);
-      if (values.json) io.out(toJson({ verdict: v.verdict, reason: v.reason, detail: v.detail, kind: "appended", signatures: v.signatures }));
-      else io.out([`verdict: ${v.verdict} (${v.reason}): ${v.detail}`, ...v.signatures.map((s) => `[${s.index}] ${s.verdict} (${s.reason}): ${s.detail}`)].join("\n"));
-      return v.verdict === "valid" ? 0 : 1;
-    }
-    const v = await verifyAuthenticode(bytes, options);
-    if (values.json) {
-      io.out(toJson({ verdict: v.verdict, reason: v.reason, detail: v.detail, mode: v.mode, strict: v.strict, signatures: v.signatures, findings: v.findings, sbat: v.sbat ?? null }));
-    } else {
-      io.out([`verdict: ${v.verdict} (${v.reason}) in ${v.mode} mode${v.strict ? "" : ", not strict"}: ${v.detail}`, ...v.signatures.flatMap((s) => row(s))].join("\n"));
-    }
-    return v.verdict === "valid" ? 0 : 1;
+    const trust = await readCertificateFiles((values.cert as string[] | undefined) ?? []);
+    const sbatLevel = values["sbat-level"] !== undefined ? new TextDecoder().decode(await readInput(String(values["sbat-level"]))) : undefined;
+    return eachFile(io, positionals, { json: Boolean(values.json), stringify: toJson, blankLine: true }, async (file, multi) => {
+      const bytes = await readInput(file);
+      const auto = requested === "auto" ? autoMode(bytes) : undefined;
+      const mode = auto?.mode ?? (requested as PolicyMode);
+      const options: VerifyOptions = {
+        trust,
+        mode,
+        strict: !values["no-strict"],
+        allowSha1: Boolean(values["allow-sha1"]),
+        hash: nodeHashProvider,
+        ...(time ? { time } : {}),
+        ...(sbatLevel !== undefined ? { sbatLevel } : {}),
+      };
+      const title = multi ? [`File: ${file}`] : [];
+      if (hasAppendedSignature(bytes)) {
+        const v = await verifyAppendedSignature(bytes, options);
+        return {
+          status: v.verdict === "valid" ? 0 : 1,
+          json: { verdict: v.verdict, reason: v.reason, detail: v.detail, kind: "appended", signatures: v.signatures },
+          text: [
+            ...title,
+            `verdict: ${v.verdict} (${v.reason}): ${v.detail}`,
+            "rules: an appended module signature (as the kernel checks modules; --mode does not apply)",
+            ...v.signatures.map((s) => `[${s.index}] ${s.verdict} (${s.reason}): ${s.detail}`),
+          ].join("\n"),
+        };
+      }
+      const v = await verifyAuthenticode(bytes, options);
+      const rules = `rules: ${MODE_RULES[v.mode]} [--mode ${v.mode}${auto ? `, chosen by --mode auto: ${auto.why}` : ""}]`;
+      return {
+        status: v.verdict === "valid" ? 0 : 1,
+        json: {
+          verdict: v.verdict,
+          reason: v.reason,
+          detail: v.detail,
+          mode: v.mode,
+          ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
+          strict: v.strict,
+          signatures: v.signatures,
+          findings: v.findings,
+          sbat: v.sbat ?? null,
+        },
+        text: [...title, `verdict: ${v.verdict} (${v.reason}) in ${v.mode} mode${v.strict ? "" : ", not strict"}: ${v.detail}`, rules, ...v.signatures.flatMap((s) => row(s))].join("\n"),
+      };
+    });
   },
 };

@@ -51,8 +51,8 @@ describe("kimage CLI", () => {
     expect(j.layers[0]?.certificates).toMatchObject([{ type: "PKCS_SIGNED_DATA", error: { code: "asn1-malformed" } }]);
   });
 
-  it("inspect prints a readable tree", () => {
-    const r = cli("inspect", `${FIX}/pe32-i386.efi`);
+  it("inspect -v prints a readable tree (the default view is a summary: cli-inspect.test.ts)", () => {
+    const r = cli("inspect", "-v", `${FIX}/pe32-i386.efi`);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/└─ \[0\] pe @0x0: PE32 I386 EFI_APPLICATION, 2 section\(s\), unsigned/);
     expect(r.out).toMatch(/machine: I386/);
