@@ -42,7 +42,7 @@ describe("package", () => {
 
   it("importing the core changes no globals", async () => {
     const before = new Set(Object.getOwnPropertyNames(globalThis));
-    await import(new URL("../dist/index.js", import.meta.url).href);
+    await import(new URL("../../dist/index.js", import.meta.url).href);
     const added = Object.getOwnPropertyNames(globalThis).filter((n) => !before.has(n));
     expect(added).toEqual([]);
   });
