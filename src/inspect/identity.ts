@@ -24,9 +24,9 @@ import { isElf, parseElf } from "../formats/elf/parse.js";
 import { isKimageError } from "../core/errors.js";
 import { inspect, type InspectResult } from "./registry.js";
 import type { FormatModule, Layer } from "../format/types.js";
-import { findBanner, findIkconfig, parseKconfig } from "./banner.js";
+import { findBanner, findIkconfig, parseKconfig } from "../format/banner.js";
 
-export { findBanner, findIkconfig, parseKconfig, indexOfBytes, type Banner } from "./banner.js";
+export { findBanner, findIkconfig, parseKconfig, indexOfBytes, type Banner } from "../format/banner.js";
 export { rawFormat } from "../formats/raw/format.js";
 
 /** Where each part of a {@link KernelIdentity} came from. */

@@ -32,7 +32,6 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { KimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
-import { MACHINE } from "../pe/spec.js";
 
 /** Format id of the LoongArch image layer. */
 export const LOONGARCH_IMAGE_LAYER = "loongarch-image";
@@ -40,6 +39,14 @@ export const LOONGARCH_IMAGE_LAYER = "loongarch-image";
 export const LOONGARCH_HEADER_SIZE = 64;
 /** `LINUX_PE_MAGIC` (include/linux/pe.h), at 0x38 since v6.1. */
 export const LOONGARCH_LINUX_PE_MAGIC = 0x818223cd;
+
+/**
+ * IMAGE_FILE_MACHINE_LOONGARCH64 (PE Format, "Machine Types":
+ * "IMAGE_FILE_MACHINE_LOONGARCH64 0x6264 LoongArch 64-bit processor family"),
+ * the Machine of the PE header the image carries. Stated here so that this
+ * format does not import the PE format.
+ */
+const LOONGARCH_PE_MACHINE = 0x6264;
 
 /** Field offsets of the header (head.S / image.h). */
 export const LOONGARCH_OFFSETS = {
@@ -73,7 +80,7 @@ export function probeLoongarchImage(bytes: Uint8Array): boolean {
     const v = new ByteView(bytes, LOONGARCH_IMAGE_LAYER);
     if (v.length < LOONGARCH_HEADER_SIZE || !v.matches(0, "MZ") || v.matches(4, "zimg")) return false;
     const pe = v.u32le(LOONGARCH_OFFSETS.pe_header, "pe_header");
-    return v.has(pe, 6) && v.matches(pe, "PE\0\0") && v.u16le(pe + 4, "Machine") === MACHINE.LOONGARCH64;
+    return v.has(pe, 6) && v.matches(pe, "PE\0\0") && v.u16le(pe + 4, "Machine") === LOONGARCH_PE_MACHINE;
   } catch {
     return false;
   }

@@ -11,7 +11,7 @@
  */
 
 import type { FormatModule, Layer, ParseContext } from "../../format/types.js";
-import { findBanner } from "../../inspect/banner.js";
+import { findBanner } from "../../format/banner.js";
 
 /** Format id of the raw layer. */
 export const RAW_LAYER = "raw";
