@@ -32,6 +32,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { KimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 
 /** Format id of the LoongArch image layer. */
 export const LOONGARCH_IMAGE_LAYER = "loongarch-image";
@@ -113,8 +114,8 @@ export function parseLoongarchHeader(bytes: Uint8Array, base = 0): LoongarchHead
   };
 }
 
-/** Builds the JSON-ready LoongArch image layer. */
-export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
+/** Builds the JSON-ready LoongArch image layer; its typed header is the {@link LoongarchHeader}. */
+export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer<LoongarchHeader> {
   const h = parseLoongarchHeader(bytes, Math.max(offset, 0));
   const at = (o: number) => (offset >= 0 ? offset + o : -1);
   const findings: Finding[] = [];
@@ -146,7 +147,7 @@ export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
     entryOffset: entryInside ? hex(entryOffset) : null,
     kexec: { loadable: reasons.length === 0, reasons },
   };
-  return {
+  const layer: Layer = {
     format: LOONGARCH_IMAGE_LAYER,
     offset,
     size: bytes.length,
@@ -154,10 +155,11 @@ export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
     fields,
     findings,
   };
+  return withHeader(layer, h);
 }
 
-/** The LoongArch image format module (id "loongarch-image"). */
-export const loongarchImageFormat: FormatModule = {
+/** The LoongArch image format module (id "loongarch-image"); its layers carry the {@link LoongarchHeader}. */
+export const loongarchImageFormat: FormatModule<LoongarchHeader> = {
   id: LOONGARCH_IMAGE_LAYER,
   description: "LoongArch EFI kernel image (arch/loongarch/kernel/head.S header)",
   probe: probeLoongarchImage,
