@@ -28,8 +28,14 @@ export interface LayerPayload {
   fileSize?: number;
 }
 
-/** One layer of an image, from the outermost in. */
-export interface Layer {
+/**
+ * One layer of an image, from the outermost in.
+ *
+ * `H` is the type of the format's typed parse result ({@link Layer.header}):
+ * `Layer<Arm64Header>` for an arm64 Image layer, `Layer<ElfFile>` for an ELF
+ * layer, and so on; `Layer` alone (`H = unknown`) is any layer.
+ */
+export interface Layer<H = unknown> {
   /** Stable lowercase format id, e.g. `"pe"`. */
   format: string;
   /** Absolute offset of the layer in the outermost input, or -1 for decoded data. */
@@ -44,6 +50,20 @@ export interface Layer {
   findings: Finding[];
   /** The payload for the next layer, if this layer wraps one. */
   payload?: LayerPayload;
+  /**
+   * The format's typed parse result, as its parser returned it: the header
+   * structure (`Arm64Header`, `RiscvHeader`, `LoongarchHeader`,
+   * `ZbootHeader`), the parsed container (`BzImage`, `ZImage`, `S390Image`),
+   * the parsed file (`PeFile`, `ElfFile`), or what a codec layer decoded
+   * (`DecodedStream`). Plans and verifiers read it instead of parsing the
+   * bytes again; get it typed with {@link layerHeader}.
+   *
+   * It is a non-enumerable property (set by {@link withHeader}), so
+   * `JSON.stringify`, object spread and deep-equality checks see only the
+   * JSON view (`fields`) and the other properties above. Layers built by
+   * hand may leave it out.
+   */
+  readonly header?: H;
 }
 
 /** Context passed to {@link FormatModule.parse}. */
@@ -63,14 +83,36 @@ export interface ParseContext {
   codec?: import("../codecs/types.js").Codec;
   /** When `bytes` is only a prefix of the data (a peek): the data's full size. */
   fileSize?: number;
+  /**
+   * The probe table of the walk (`inspect` passes the one it uses). A layer
+   * that decodes a payload asks the hooks of these formats about the decoded
+   * bytes ({@link FormatModule.inspectionPrefix},
+   * {@link FormatModule.trimPadding}); it never imports the formats itself.
+   */
+  formats?: readonly FormatModule[];
+}
+
+/** Where {@link FormatModule.trimPadding} cuts decoded data, and why. */
+export interface PaddingTrim {
+  /** Length kept: the end of the format's own content. */
+  at: number;
+  /** Bytes dropped after it (all padding). */
+  dropped: number;
+  /** Why, in one phrase (the decoding layer reports it in its `cut` field). */
+  reason: string;
+  /** The observation the decoding layer adds to its findings. */
+  finding: Finding;
 }
 
 /**
  * One entry of the probe table, in the manner of the kernel's
  * `struct kexec_file_ops`: a cheap `probe` that never throws, and a `parse`
- * that throws {@link KimageError} on bad input.
+ * that throws {@link KimageError} on bad input; plus optional hooks through
+ * which a layer that decodes a payload (a codec layer), `kernelIdentity` or
+ * a plan learns what this format needs of decoded bytes, without importing
+ * the format. `H` is the type of the layers' {@link Layer.header}.
  */
-export interface FormatModule {
+export interface FormatModule<H = unknown> {
   /** The format id its layers carry. */
   id: string;
   /** One-line description. */
@@ -78,5 +120,23 @@ export interface FormatModule {
   /** Cheap check on the first bytes; never throws. */
   probe(bytes: Uint8Array): boolean;
   /** Full parse into a layer (async: a layer may decompress its payload). */
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer | Promise<Layer>;
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer<H> | Promise<Layer<H>>;
+  /**
+   * How many leading bytes of data of this format inspection needs, given a
+   * prefix of it that `probe` accepts; null when the prefix says nothing yet
+   * (ask again with more) or the format has no such bound. A decoder in
+   * "peek" mode decodes a small prefix, asks, and decodes up to the answer
+   * instead of the whole payload (ELF: the headers and every PT_NOTE).
+   * Never throws.
+   */
+  inspectionPrefix?(prefix: Uint8Array): number | null;
+  /**
+   * Where this format's own content ends in decoded data that `probe`
+   * accepts, when only padding follows it and the padding must go (a signed
+   * PE: Authenticode hashes every byte up to the end of the certificate
+   * table, so zeros a build appended after it are not part of the image).
+   * Returns null to keep the data whole; may push findings (e.g. non-zero
+   * data after the content). Never throws.
+   */
+  trimPadding?(bytes: Uint8Array, findings: Finding[]): PaddingTrim | null;
 }

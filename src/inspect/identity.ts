@@ -12,22 +12,25 @@
  * - the decoded kernel's bytes: `linux_banner` and IKCONFIG.
  *
  * Decoding is bounded and, by default, stops as soon as the ELF notes are
- * decoded (see {@link IdentityOptions.depth}).
+ * decoded (see {@link IdentityOptions.depth}): how far is what the decoded
+ * format's `inspectionPrefix` hook says, as for a codec layer in "peek"
+ * mode. Bytes a codec layer already decoded are reused, never decoded again.
  *
  * @module
  */
 
 import { decompress, type CodecProviders } from "../codecs/index.js";
 import type { Codec } from "../codecs/types.js";
-import { elfInspectionPrefix } from "../formats/elf/format.js";
+import { PEEK_BYTES, decodedStream } from "../formats/compressed/format.js";
 import { isElf, parseElf } from "../formats/elf/parse.js";
 import { isKimageError } from "../core/errors.js";
-import { inspect, type InspectResult } from "./registry.js";
+import { FORMATS, inspect, type InspectResult } from "./registry.js";
+import { hookedFormat } from "../format/table.js";
 import type { FormatModule, Layer } from "../format/types.js";
-import { findBanner, findIkconfig, parseKconfig } from "./banner.js";
+import { findBanner, findIkconfig, parseKconfig } from "../format/banner.js";
 
-export { findBanner, findIkconfig, parseKconfig, indexOfBytes, type Banner } from "./banner.js";
-export { rawFormat } from "../formats/raw/format.js";
+export { findBanner, findIkconfig, parseKconfig, indexOfBytes, type Banner } from "../format/banner.js";
+export { rawFormat, type RawImage } from "../formats/raw/format.js";
 
 /** Where each part of a {@link KernelIdentity} came from. */
 export interface IdentitySources {
@@ -58,7 +61,7 @@ export interface KernelIdentity {
 
 /** Options of {@link kernelIdentity}. */
 export interface IdentityOptions {
-  /** The probe table used when given bytes (default: the library's). */
+  /** The probe table used when given bytes, and whose hooks say how far to decode (default: the library's). */
   formats?: readonly FormatModule[];
   /**
    * How far to decode a compressed kernel:
@@ -141,7 +144,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
   }
 
   // 3. The kernel's own bytes.
-  const inner = await innerBytes(layers, outer, depth, maxDecode, options.providers, id.buildId === null);
+  const inner = await innerBytes(layers, outer, depth, maxDecode, options.providers, id.buildId === null, options.formats ?? FORMATS);
   if (inner) {
     id.searched = inner.bytes.length;
     if (!id.buildId && isElf(inner.bytes)) {
@@ -187,9 +190,12 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
 
 /**
  * The decoded kernel: the deepest compressed payload (a layer payload with
- * a `codec`) decoded as far as `depth` asks, reusing the decoded payload of
- * the codec layer after it when that is already enough; or, for an
- * uncompressed kernel, the deepest payload or the outermost bytes.
+ * a `codec`) decoded as far as `depth` asks, reusing what the codec layer
+ * after it decoded (its payload, or its whole {@link DecodedStream} when it
+ * decoded the stream to its end) when that is already enough; or, for an
+ * uncompressed kernel, the deepest payload or the outermost bytes. How far
+ * "notes" goes is the `inspectionPrefix` hook of the format of `formats`
+ * that accepts the decoded start.
  */
 async function innerBytes(
   layers: readonly Layer[],
@@ -198,6 +204,7 @@ async function innerBytes(
   maxDecode: number,
   providers: CodecProviders | undefined,
   wantNotes: boolean,
+  formats: readonly FormatModule[],
 ): Promise<Inner | null> {
   let ci = -1;
   for (let i = layers.length - 1; i >= 0; i--) {
@@ -218,11 +225,16 @@ async function innerBytes(
   const full = cp.expectedSize ?? null;
   const already = layers[ci + 1]?.payload?.bytes ?? null;
   const have: Inner | null = already ? { bytes: already, size: full } : null;
+  // The codec layer's whole output (before any trim), when it decoded the stream to its end.
+  const stream = decodedStream(layers[ci + 1]);
+  const whole = stream?.complete ? stream.decoded : null;
   if (depth === "headers" || maxDecode === 0) return have;
 
   const decode = async (n: number): Promise<Uint8Array | null> => {
     const max = Math.min(n, maxDecode, full ?? Number.MAX_SAFE_INTEGER);
     if (have && have.bytes.length >= max) return have.bytes;
+    // Decoding the stream again up to `max` would give back exactly what the codec layer decoded.
+    if (whole && whole.length <= max) return whole;
     try {
       const opts = { maxOutput: max, partial: true, base: cp.offset < 0 ? 0 : cp.offset, ...(providers ? { providers } : {}) };
       return (await decompress(cp.bytes, codec, opts)).bytes;
@@ -236,18 +248,19 @@ async function innerBytes(
     const b = await decode(everything);
     return b ? { bytes: b, size: full } : null;
   }
-  // depth "notes": an ELF up to its notes; anything else fully.
-  let b = await decode(64 * 1024);
+  // depth "notes": as far as the decoded format's inspectionPrefix hook says (an ELF: through its notes); anything else fully.
+  let b = await decode(PEEK_BYTES);
   if (!b) return have;
-  if (!isElf(b)) {
+  const hooked = hookedFormat(b, formats, "inspectionPrefix");
+  if (!hooked) {
     b = await decode(everything);
     return b ? { bytes: b, size: full } : null;
   }
   if (!wantNotes && have) return have;
-  let need = elfInspectionPrefix(b);
+  let need = hooked.inspectionPrefix(b);
   if (need !== null && need > b.length) {
     b = (await decode(need)) ?? b;
-    need = elfInspectionPrefix(b);
+    need = hooked.inspectionPrefix(b);
   }
   if (need !== null && need > b.length) b = (await decode(need)) ?? b;
   return { bytes: b, size: full };

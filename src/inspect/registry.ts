@@ -1,7 +1,13 @@
 /**
  * The probe table and the layer walk. The first module whose `probe`
  * accepts the bytes parses them (first match wins); if the layer hands a
- * payload on, the walk continues on it.
+ * payload on, the walk continues on it. Every `parse` is given the table
+ * (`ParseContext.formats`), so a codec layer can ask the hooks of the
+ * formats it decodes into without importing them.
+ *
+ * This is the floor above the formats: the only place that names them all.
+ * A new format is one folder under `src/formats/` plus one line in
+ * {@link FORMATS}.
  *
  * @module
  */
@@ -17,8 +23,33 @@ import { riscvImageFormat } from "../formats/riscv/image.js";
 import { s390ImageFormat } from "../formats/s390/format.js";
 import { zbootFormat } from "../formats/zboot/format.js";
 import { zImageFormat } from "../formats/zimage/format.js";
-import { compressedFormats } from "../formats/compressed/format.js";
+import { createCompressedFormats, type DecodedStream } from "../formats/compressed/format.js";
+import { probeTable } from "../format/table.js";
+import { layerHeader } from "../format/layer.js";
 import type { FormatModule, Layer, ParseContext } from "../format/types.js";
+
+/**
+ * The library's codec layers, in probe order (gzip, zstd, xz, lz4, bzip2,
+ * lzo, "lzma alone" last). Inside `inspect` they ask the hooks of the table
+ * being walked; called directly, without `ParseContext.formats`, the hooks
+ * of {@link FORMATS}.
+ */
+export const compressedFormats: readonly FormatModule<DecodedStream>[] = createCompressedFormats({ formats: () => FORMATS });
+const codec = (id: string): FormatModule<DecodedStream> => compressedFormats.find((f) => f.id === id) as FormatModule<DecodedStream>;
+/** gzip layer (pure TypeScript inflate), of {@link compressedFormats}. */
+export const gzipFormat: FormatModule<DecodedStream> = codec("gzip");
+/** Zstandard layer, of {@link compressedFormats}. */
+export const zstdFormat: FormatModule<DecodedStream> = codec("zstd");
+/** xz layer (with the BCJ filters kernels use), of {@link compressedFormats}. */
+export const xzFormat: FormatModule<DecodedStream> = codec("xz");
+/** LZ4 layer (frame and legacy), of {@link compressedFormats}. */
+export const lz4Format: FormatModule<DecodedStream> = codec("lz4");
+/** bzip2 layer, of {@link compressedFormats}. */
+export const bzip2Format: FormatModule<DecodedStream> = codec("bzip2");
+/** lzop layer, of {@link compressedFormats}. */
+export const lzoFormat: FormatModule<DecodedStream> = codec("lzo");
+/** "lzma alone" layer, of {@link compressedFormats}. */
+export const lzmaFormat: FormatModule<DecodedStream> = codec("lzma");
 
 /**
  * The probe table, most specific first; the first module whose probe accepts
@@ -60,21 +91,9 @@ export interface InspectResult {
   inputs: Uint8Array[];
 }
 
-/** The first module of `formats` that accepts `bytes`, skipping ids in `skip`. Never throws. */
-export function probeFormat(
-  bytes: Uint8Array,
-  formats: readonly FormatModule[] = FORMATS,
-  skip: ReadonlySet<string> = new Set(),
-): FormatModule | null {
-  for (const f of formats) {
-    if (skip.has(f.id)) continue;
-    try {
-      if (f.probe(bytes)) return f;
-    } catch {
-      // A probe must never throw; treat a faulty one as "no".
-    }
-  }
-  return null;
+/** The first module of `formats` (default {@link FORMATS}) that accepts `bytes`, skipping ids in `skip`. Never throws. */
+export function probeFormat(bytes: Uint8Array, formats: readonly FormatModule[] = FORMATS, skip: ReadonlySet<string> = new Set()): FormatModule | null {
+  return probeTable(bytes, formats, skip);
 }
 
 /**
@@ -104,7 +123,7 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
       if (offset !== -1 || layers.length === 0 || cur.length === 0) break;
       f = rawFormat;
     }
-    const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", ...hints });
+    const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", formats, ...hints });
     layers.push(layer);
     inputs.push(cur);
     if (!layer.payload || layer.format === options.stopAfter) break;
@@ -123,4 +142,35 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
     throw new KimageError("unknown-format", "no known format recognises this input", { layer: "inspect", offset: 0 });
   }
   return { layers, inputs };
+}
+
+/** A layer found by {@link findLayer}, with its typed header and the bytes it parsed. */
+export interface FoundLayer<H> {
+  /** Index in {@link InspectResult.layers}. */
+  index: number;
+  /** The layer. */
+  layer: Layer<H>;
+  /** Its typed header (what the format's parser returned), undefined only for a layer built without one. */
+  header: H | undefined;
+  /** The bytes the layer parsed (`InspectResult.inputs[index]`). */
+  input: Uint8Array;
+}
+
+/**
+ * The innermost layer of `result` made by `format`, typed: a plan gets the
+ * header `inspect` already parsed instead of parsing the bytes again.
+ *
+ * ```ts
+ * const r = await inspect(kernel, { decode: "full", stopAfter: "arm64-image" });
+ * const image = findLayer(r, arm64ImageFormat); // FoundLayer<Arm64Header> | null
+ * image?.header?.text_offset;                   // bigint
+ * ```
+ */
+export function findLayer<H>(result: InspectResult, format: FormatModule<H>): FoundLayer<H> | null {
+  for (let i = result.layers.length - 1; i >= 0; i--) {
+    const layer = result.layers[i] as Layer;
+    if (layer.format !== format.id) continue;
+    return { index: i, layer: layer as Layer<H>, header: layerHeader(layer, format), input: result.inputs[i] as Uint8Array };
+  }
+  return null;
 }

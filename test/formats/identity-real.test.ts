@@ -24,9 +24,9 @@ const ARCHES = new Set(["amd64", "i386", "armhf", "s390x", "ppc64el"]);
 const kernels = requireReal("Debian kernels (x86, armhf, s390x, ppc64el)", (f) => f.kind === "kernel" && ARCHES.has(f.arch));
 const tools = kernels.length > 0 && haveTool("xz") && haveTool("zstd") && haveTool("file", ["-v"]) && haveTool("readelf", ["-v"]);
 
-/** The codec layer of src/formats/compressed/format.ts, when it has landed (another engineer's). */
+/** The codec layers (src/formats/compressed/format.ts) as the registry exports them, when they have landed. */
 async function codecFormats(): Promise<FormatModule[]> {
-  const path = "../../src/formats/compressed/format.js";
+  const path = "../../src/inspect/registry.js";
   if (!existsSync(new URL(path.replace(/\.js$/, ".ts"), import.meta.url))) return [];
   const mod = (await import(/* @vite-ignore */ path)) as Record<string, unknown>;
   return Object.values(mod).filter((v): v is FormatModule => typeof v === "object" && v !== null && "probe" in v && "parse" in v && "id" in v);

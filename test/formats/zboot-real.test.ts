@@ -11,8 +11,7 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { arm64ImageFormat } from "../../src/formats/arm64/image.js";
-import { compressedFormats } from "../../src/formats/compressed/format.js";
-import { inspect } from "../../src/inspect/registry.js";
+import { compressedFormats, inspect } from "../../src/inspect/registry.js";
 import type { FormatModule } from "../../src/format/types.js";
 import { peFormat } from "../../src/formats/pe/format.js";
 import { zbootFormat } from "../../src/formats/zboot/format.js";

@@ -30,6 +30,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { KimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 
 /** Format id of the arm64 Image layer. */
 export const ARM64_IMAGE_LAYER = "arm64-image";
@@ -176,8 +177,8 @@ export interface Arm64LayerOptions {
   host?: Arm64Host;
 }
 
-/** Builds the JSON-ready arm64 Image layer. */
-export function arm64ImageLayer(bytes: Uint8Array, offset: number, options: Arm64LayerOptions = {}): Layer {
+/** Builds the JSON-ready arm64 Image layer; its typed header is the {@link Arm64Header}. */
+export function arm64ImageLayer(bytes: Uint8Array, offset: number, options: Arm64LayerOptions = {}): Layer<Arm64Header> {
   const base = Math.max(offset, 0);
   const h = parseArm64Header(bytes, base);
   const at = (o: number) => (offset >= 0 ? offset + o : -1);
@@ -236,7 +237,7 @@ export function arm64ImageLayer(bytes: Uint8Array, offset: number, options: Arm6
     effective,
     kexec: { loadable: load.loadable, reasons: load.reasons },
   };
-  return {
+  const layer: Layer = {
     format: ARM64_IMAGE_LAYER,
     offset,
     size: bytes.length,
@@ -244,10 +245,11 @@ export function arm64ImageLayer(bytes: Uint8Array, offset: number, options: Arm6
     fields,
     findings,
   };
+  return withHeader(layer, h);
 }
 
-/** Creates the arm64 Image format module with host facts. */
-export function createArm64ImageFormat(options: Arm64LayerOptions = {}): FormatModule {
+/** Creates the arm64 Image format module with host facts; its layers carry the {@link Arm64Header}. */
+export function createArm64ImageFormat(options: Arm64LayerOptions = {}): FormatModule<Arm64Header> {
   return {
     id: ARM64_IMAGE_LAYER,
     description: "arm64 Image (Documentation/arch/arm64/booting.rst header)",
@@ -257,4 +259,4 @@ export function createArm64ImageFormat(options: Arm64LayerOptions = {}): FormatM
 }
 
 /** The arm64 Image format module (id "arm64-image"; host: little-endian, all granules). */
-export const arm64ImageFormat: FormatModule = createArm64ImageFormat();
+export const arm64ImageFormat: FormatModule<Arm64Header> = createArm64ImageFormat();

@@ -15,6 +15,7 @@ import { detectCodec } from "../../codecs/index.js";
 import type { Codec } from "../../codecs/types.js";
 import type { Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer, LayerPayload, ParseContext } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import {
   BZIMAGE_LAYER,
   HDRS_OFFSET,
@@ -163,8 +164,8 @@ function json(v: number | bigint | string | null): JsonValue {
   return typeof v === "bigint" ? hex(v) : v;
 }
 
-/** The JSON-ready layer of a parsed bzImage. */
-export function bzImageLayer(bz: BzImage, size: number): Layer {
+/** The JSON-ready layer of a parsed bzImage; its typed header is `bz` (the setup header is `bz.header`). */
+export function bzImageLayer(bz: BzImage, size: number): Layer<BzImage> {
   const h = bz.header;
   const fields: { [key: string]: JsonValue } = { protocol: bz.protocol };
   for (const [name] of SETUP_HEADER_FIELDS) fields[name] = json(h[name]);
@@ -193,22 +194,23 @@ export function bzImageLayer(bz: BzImage, size: number): Layer {
     if (bz.payload.codec !== null) p.codec = bz.payload.codec;
     layer.payload = p;
   }
-  return layer;
+  return withHeader(layer, bz);
 }
 
 /**
  * The bzImage format: probes "HdrS" at 0x202 (boot.rst: "If the "HdrS"
  * (0x53726448) magic number is not found at offset 0x202, the boot protocol
  * version is "old""). Its payload is the compressed kernel, with the trailer's
- * size as `expectedSize` and the codec its magic names.
+ * size as `expectedSize` and the codec its magic names. Its layers carry the
+ * {@link BzImage}.
  */
-export const bzImageFormat: FormatModule = {
+export const bzImageFormat: FormatModule<BzImage> = {
   id: BZIMAGE_LAYER,
   description: "x86 bzImage (Linux/x86 boot protocol setup header, kernel_info, compressed payload)",
   probe(bytes: Uint8Array): boolean {
     return bytes.length >= HDRS_OFFSET + 4 && bytes[0x202] === 0x48 && bytes[0x203] === 0x64 && bytes[0x204] === 0x72 && bytes[0x205] === 0x53;
   },
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer {
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer<BzImage> {
     // The boot image CRC (informational: signing rewrites the header after it) is read at full depth only.
     const layer = bzImageLayer(parseBzImage(bytes, Math.max(0, ctx.offset), { checkCrc: ctx.decode !== "peek" }), bytes.length);
     if (ctx.offset < 0) {

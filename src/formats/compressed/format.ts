@@ -6,34 +6,36 @@
  *
  * A codec layer is recognised by the format's **header at offset 0**
  * ({@link hasCodecHeader}); a magic somewhere inside a file never makes a
- * layer. Its payload is the decompressed bytes (offset -1: decoded data).
+ * layer. Its payload is the decompressed bytes (offset -1: decoded data),
+ * and its typed header the {@link DecodedStream}.
  *
  * Layer fields: `codec`, `compressedSize` (input bytes the stream used,
  * through its own checksums), `size` (decompressed bytes), `checked`
  * (integrity checks verified), `trailingBytes` after the stream, and when
  * known `expectedSize` (the container's size trailer, checked by the
  * decoder) or `sizeTrailer` (a kernel `size_append` le32 right after the
- * stream in a whole file), and `cut` when the decompressed image is a signed
- * PE followed by zero padding.
+ * stream in a whole file), and `cut` when the format of the decoded bytes
+ * trims padding after its own content (a signed PE followed by zeros).
  *
- * Why the cut: Makefile.zboot pads the image before compressing it ("Pad the
- * file to the size of the uncompressed image in memory, including BSS").
- * A signed PE ends at its certificate table, and Authenticode hashes every
- * byte up to it; padding after the table would make the signature look
- * wrong. So a decompressed PE whose certificate table ends before the data
- * and is followed only by zeros is cut at the end of that table, and the
- * cut is reported.
+ * The codec layer knows no format. What it needs to know about the decoded
+ * bytes it asks the hooks of the probe table it is given
+ * (`ParseContext.formats`, which `inspect` passes; else
+ * {@link CompressedFormatOptions.formats}):
+ * - in "peek" mode, `inspectionPrefix`: how much of the payload inspection
+ *   needs beyond the first {@link PEEK_BYTES} (an ELF: through its notes);
+ * - in "full" mode, `trimPadding`: where the decoded format's own content
+ *   ends when padding follows (a signed PE: the end of its certificate
+ *   table; see `src/formats/pe/padding.ts`), reported as `cut`.
  *
  * @module
  */
 
-import { hex } from "../../core/bytes.js";
-import { decompress, hasCodecHeader, type CodecProviders } from "../../codecs/index.js";
+import { decompress, hasCodecHeader, type CodecProviders, type DecompressResult } from "../../codecs/index.js";
 import { CODECS, DEFAULT_MAX_OUTPUT, type Codec } from "../../codecs/types.js";
-import { elfInspectionPrefix } from "../elf/format.js";
-import { isKimageError, type Finding } from "../../core/errors.js";
-import { parsePe, probePe } from "../pe/parse.js";
-import type { FormatModule, JsonValue, Layer, ParseContext } from "../../format/types.js";
+import type { Finding } from "../../core/errors.js";
+import { withHeader } from "../../format/layer.js";
+import { inspectionPrefix, trimPadding } from "../../format/table.js";
+import type { FormatModule, JsonValue, Layer, PaddingTrim, ParseContext } from "../../format/types.js";
 
 /**
  * What a codec layer may learn from the layer that handed it the bytes: the
@@ -54,45 +56,39 @@ export interface CompressedFormatOptions {
   providers?: CodecProviders;
   /** Cap on decompressed bytes per layer (default {@link DEFAULT_MAX_OUTPUT}, 256 MiB). */
   maxOutput?: number;
-}
-
-/** How a decompressed signed PE was cut (see the module doc). */
-export interface PeCut {
-  /** Length kept: the end of the certificate table. */
-  at: number;
-  /** Zero bytes dropped after it. */
-  dropped: number;
+  /**
+   * The probe table whose hooks apply to the decoded bytes when the
+   * {@link ParseContext} carries none (`ctx.formats`). A function, so that
+   * a table can hold the very modules bound to it. Default: no table (no
+   * hooks) unless the context gives one.
+   */
+  formats?: () => readonly FormatModule[];
 }
 
 /**
- * If `bytes` is a PE whose certificate table ends before the end of
- * `bytes` and only zeros follow, the cut point; otherwise null (and a
- * finding when non-zero data follows the table). Never throws.
+ * A codec layer's typed header: what the decoder produced. `decoded` is all
+ * of it, before any trim (the layer's payload is `decoded` itself, or its
+ * first `trim.at` bytes), so `kernelIdentity` and plans reuse it instead of
+ * decoding the stream again.
  */
-export function signedPeCut(bytes: Uint8Array, findings: Finding[] = []): PeCut | null {
-  if (!probePe(bytes)) return null;
-  let end: number;
-  try {
-    const pe = parsePe(bytes);
-    if (!pe.certificateTable) return null;
-    end = pe.certificateTable.offset + pe.certificateTable.size;
-  } catch (e) {
-    if (isKimageError(e)) return null;
-    throw e;
-  }
-  if (end >= bytes.length) return null;
-  for (let i = end; i < bytes.length; i++) {
-    if (bytes[i] !== 0) {
-      findings.push({
-        code: "data-after-certificate-table",
-        severity: "warning",
-        offset: -1,
-        message: `the decompressed PE has non-zero data at ${hex(i)}, after its certificate table (ends at ${hex(end)}); not cut`,
-      });
-      return null;
-    }
-  }
-  return { at: end, dropped: bytes.length - end };
+export interface DecodedStream {
+  /** The codec that decoded it. */
+  codec: Codec;
+  /** Every byte the decoder produced: the whole stream when `complete`, else the prefix decoded for inspection. */
+  decoded: Uint8Array;
+  /** True when the stream was decoded to its end (and its checks verified). */
+  complete: boolean;
+  /** Input bytes the stream used (through its checksums); null when not decoded to its end. */
+  consumed: number | null;
+  /** The trim a format hook asked for (see the module doc), or null. */
+  trim: PaddingTrim | null;
+}
+
+/** The {@link DecodedStream} of a codec layer, or undefined for any other layer (or a codec layer built without one). */
+export function decodedStream(layer: Layer | undefined): DecodedStream | undefined {
+  if (!layer || !(CODECS as readonly string[]).includes(layer.format)) return undefined;
+  const h = layer.header as DecodedStream | undefined;
+  return h && h.decoded instanceof Uint8Array ? h : undefined;
 }
 
 const DESCRIPTIONS: Record<Codec, string> = {
@@ -112,7 +108,7 @@ function u32le(b: Uint8Array, i: number): number {
   return ((b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24)) >>> 0;
 }
 
-async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedParseContext, options: CompressedFormatOptions): Promise<Layer> {
+async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedParseContext, options: CompressedFormatOptions): Promise<Layer<DecodedStream>> {
   const findings: Finding[] = [];
   const base = Math.max(ctx.offset, 0);
   const expectedSize = ctx.expectedSize;
@@ -121,12 +117,14 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
   }
   const maxOutput = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
   const common = { base, ...(options.providers ? { providers: options.providers } : {}) };
-  let r;
+  const formats = ctx.formats ?? options.formats?.() ?? [];
+  let r: DecompressResult;
   if (ctx.decode === "peek") {
-    // Inspection decodes only the start: PEEK_BYTES, extended to the end of an ELF's
-    // notes (the build-id) when the payload is an ELF. Sizes then come from the container.
+    // Inspection decodes only the start: PEEK_BYTES, extended to what the decoded format says
+    // inspection needs (an ELF: through its notes, the build-id). Sizes then come from the container.
+    // The decoders are one-shot, so the extension decodes the stream again from its start.
     r = await decompress(bytes, codec, { ...common, maxOutput: Math.min(PEEK_BYTES, maxOutput), partial: true });
-    const need = r.complete ? null : elfInspectionPrefix(r.bytes);
+    const need = r.complete ? null : inspectionPrefix(r.bytes, formats);
     if (need !== null && need > r.bytes.length) {
       r = await decompress(bytes, codec, { ...common, maxOutput: Math.min(need, maxOutput), partial: true });
     }
@@ -135,7 +133,7 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
   }
   if (!r.complete) {
     const fields: { [key: string]: JsonValue } = { codec, compressedSize: bytes.length, size: expectedSize ?? null, decoded: r.bytes.length, complete: false };
-    return {
+    const layer: Layer = {
       format: codec,
       offset: ctx.offset,
       size: bytes.length,
@@ -144,6 +142,7 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
       findings,
       payload: { bytes: r.bytes, offset: -1, ...(expectedSize !== undefined ? { fileSize: expectedSize } : {}) },
     };
+    return withHeader(layer, { codec, decoded: r.bytes, complete: false, consumed: null, trim: null });
   }
   const trailing = bytes.length - r.consumed;
   const fields: { [key: string]: JsonValue } = {
@@ -167,13 +166,13 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
     findings.push({ code: "trailing-bytes", severity: "info", offset: ctx.offset >= 0 ? ctx.offset + r.consumed : -1, message: `${trailing} byte(s) follow the ${codec} stream` });
   }
   let out = r.bytes;
-  const cut = signedPeCut(out, findings);
+  const cut = trimPadding(out, formats, findings);
   if (cut) {
     out = out.subarray(0, cut.at);
-    fields.cut = { at: cut.at, dropped: cut.dropped, reason: "signed PE: kept through its certificate table, dropped the zero padding after it" };
-    findings.push({ code: "signed-pe-cut", severity: "info", offset: -1, message: `decompressed signed PE cut at the end of its certificate table (${hex(cut.at)}), ${cut.dropped} zero byte(s) dropped` });
+    fields.cut = { at: cut.at, dropped: cut.dropped, reason: cut.reason };
+    findings.push(cut.finding);
   }
-  return {
+  const layer: Layer = {
     format: codec,
     offset: ctx.offset,
     size: bytes.length,
@@ -182,10 +181,11 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
     findings,
     payload: { bytes: out, offset: -1 },
   };
+  return withHeader(layer, { codec, decoded: r.bytes, complete: true, consumed: r.consumed, trim: cut });
 }
 
 /** One codec format module (id = the codec id), with the given options. */
-export function createCompressedFormat(codec: Codec, options: CompressedFormatOptions = {}): FormatModule {
+export function createCompressedFormat(codec: Codec, options: CompressedFormatOptions = {}): FormatModule<DecodedStream> {
   return {
     id: codec,
     description: DESCRIPTIONS[codec],
@@ -197,28 +197,13 @@ export function createCompressedFormat(codec: Codec, options: CompressedFormatOp
 /**
  * The codec format modules, formats with a magic first and "lzma alone"
  * (which has none) last, with the given options (platform providers,
- * output cap).
+ * output cap, the probe table for the hooks outside `inspect`). The
+ * library's default instances, bound to its default table, are
+ * `compressedFormats` and `gzipFormat` … `lzmaFormat` in
+ * `src/inspect/registry.ts`.
  */
-export function createCompressedFormats(options: CompressedFormatOptions = {}): FormatModule[] {
+export function createCompressedFormats(options: CompressedFormatOptions = {}): FormatModule<DecodedStream>[] {
   const order: Codec[] = ["gzip", "zstd", "xz", "lz4", "bzip2", "lzo", "lzma"];
   if (order.length !== CODECS.length) throw new Error("codec list out of date");
   return order.map((c) => createCompressedFormat(c, options));
 }
-
-/** gzip layer (pure TypeScript inflate). */
-export const gzipFormat: FormatModule = createCompressedFormat("gzip");
-/** Zstandard layer. */
-export const zstdFormat: FormatModule = createCompressedFormat("zstd");
-/** xz layer (with the BCJ filters kernels use). */
-export const xzFormat: FormatModule = createCompressedFormat("xz");
-/** LZ4 layer (frame and legacy). */
-export const lz4Format: FormatModule = createCompressedFormat("lz4");
-/** bzip2 layer. */
-export const bzip2Format: FormatModule = createCompressedFormat("bzip2");
-/** lzop layer. */
-export const lzoFormat: FormatModule = createCompressedFormat("lzo");
-/** "lzma alone" layer. */
-export const lzmaFormat: FormatModule = createCompressedFormat("lzma");
-
-/** The default codec layers, in probe order (see {@link createCompressedFormats}). */
-export const compressedFormats: readonly FormatModule[] = [gzipFormat, zstdFormat, xzFormat, lz4Format, bzip2Format, lzoFormat, lzmaFormat];

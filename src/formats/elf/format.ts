@@ -1,7 +1,9 @@
 /**
  * The ELF entry of the probe table: the innermost layer of x86 (the
  * decompressed vmlinux) and ppc64el (the shipped vmlinux) kernels. It has no
- * payload.
+ * payload; its typed header is the {@link ElfFile}. Its `inspectionPrefix`
+ * hook tells a decoder how much of a compressed vmlinux inspection needs
+ * (through the last PT_NOTE).
  *
  * @module
  */
@@ -9,6 +11,7 @@
 import { hex } from "../../core/bytes.js";
 import type { Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer, ParseContext } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import { isElf, noteValue, parseElf, type ElfFile } from "./parse.js";
 import { EM_NAMES, ET_NAMES, ELF_LAYER, PF_FLAGS, PT_NAMES, SHT_NAMES } from "./spec.js";
 
@@ -33,8 +36,8 @@ function flags(value: number, table: ReadonlyArray<readonly [number, string]>): 
   return s;
 }
 
-/** The JSON-ready layer of a parsed ELF file. */
-export function elfLayer(elf: ElfFile, offset: number): Layer {
+/** The JSON-ready layer of a parsed ELF file; its typed header is `elf`. */
+export function elfLayer(elf: ElfFile, offset: number): Layer<ElfFile> {
   const h = elf.header;
   const le = h.data === "LSB";
   const fields: { [key: string]: JsonValue } = {
@@ -100,27 +103,29 @@ export function elfLayer(elf: ElfFile, offset: number): Layer {
   const parts = [`ELF${h.class} ${h.data} ${ET_NAMES[h.e_type] ?? hex(h.e_type)} ${EM_NAMES[h.e_machine] ?? hex(h.e_machine)}`, `entry ${hex(h.e_entry)}`, `${loads} PT_LOAD`];
   if (elf.buildId) parts.push(`build-id ${elf.buildId}`);
   if (elf.available < elf.fileSize) parts.push(`first ${elf.available} of ${elf.fileSize} bytes read`);
-  return { format: ELF_LAYER, offset, size: elf.fileSize, summary: parts.join(", "), fields, findings };
+  return withHeader({ format: ELF_LAYER, offset, size: elf.fileSize, summary: parts.join(", "), fields, findings }, elf);
 }
 
 /**
  * The ELF format (ELF32/ELF64, LSB/MSB). Probes the magic and a known class
  * and byte order. With a {@link PrefixParseContext} whose `fileSize` (or
  * `expectedSize`) exceeds the bytes — a partial decompression — parses the
- * prefix and checks bounds against the full size.
+ * prefix and checks bounds against the full size. Its `inspectionPrefix`
+ * hook is {@link elfInspectionPrefix}.
  */
-export const elfFormat: FormatModule = {
+export const elfFormat: FormatModule<ElfFile> = {
   id: ELF_LAYER,
   description: "ELF executable (vmlinux): headers, program headers, sections, notes, kexec ELF checks",
   probe(bytes: Uint8Array): boolean {
     return isElf(bytes);
   },
-  parse(bytes: Uint8Array, ctx: PrefixParseContext): Layer {
+  parse(bytes: Uint8Array, ctx: PrefixParseContext): Layer<ElfFile> {
     const opts: { base: number; fileSize?: number } = { base: Math.max(0, ctx.offset) };
     const full = ctx.fileSize ?? ctx.expectedSize;
     if (full !== undefined && full > bytes.length) opts.fileSize = full;
     return elfLayer(parseElf(bytes, opts), ctx.offset);
   },
+  inspectionPrefix: elfInspectionPrefix,
 };
 
 /**

@@ -32,7 +32,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { KimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
-import { MACHINE } from "../pe/spec.js";
+import { withHeader } from "../../format/layer.js";
 
 /** Format id of the LoongArch image layer. */
 export const LOONGARCH_IMAGE_LAYER = "loongarch-image";
@@ -40,6 +40,14 @@ export const LOONGARCH_IMAGE_LAYER = "loongarch-image";
 export const LOONGARCH_HEADER_SIZE = 64;
 /** `LINUX_PE_MAGIC` (include/linux/pe.h), at 0x38 since v6.1. */
 export const LOONGARCH_LINUX_PE_MAGIC = 0x818223cd;
+
+/**
+ * IMAGE_FILE_MACHINE_LOONGARCH64 (PE Format, "Machine Types":
+ * "IMAGE_FILE_MACHINE_LOONGARCH64 0x6264 LoongArch 64-bit processor family"),
+ * the Machine of the PE header the image carries. Stated here so that this
+ * format does not import the PE format.
+ */
+const LOONGARCH_PE_MACHINE = 0x6264;
 
 /** Field offsets of the header (head.S / image.h). */
 export const LOONGARCH_OFFSETS = {
@@ -73,7 +81,7 @@ export function probeLoongarchImage(bytes: Uint8Array): boolean {
     const v = new ByteView(bytes, LOONGARCH_IMAGE_LAYER);
     if (v.length < LOONGARCH_HEADER_SIZE || !v.matches(0, "MZ") || v.matches(4, "zimg")) return false;
     const pe = v.u32le(LOONGARCH_OFFSETS.pe_header, "pe_header");
-    return v.has(pe, 6) && v.matches(pe, "PE\0\0") && v.u16le(pe + 4, "Machine") === MACHINE.LOONGARCH64;
+    return v.has(pe, 6) && v.matches(pe, "PE\0\0") && v.u16le(pe + 4, "Machine") === LOONGARCH_PE_MACHINE;
   } catch {
     return false;
   }
@@ -106,8 +114,8 @@ export function parseLoongarchHeader(bytes: Uint8Array, base = 0): LoongarchHead
   };
 }
 
-/** Builds the JSON-ready LoongArch image layer. */
-export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
+/** Builds the JSON-ready LoongArch image layer; its typed header is the {@link LoongarchHeader}. */
+export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer<LoongarchHeader> {
   const h = parseLoongarchHeader(bytes, Math.max(offset, 0));
   const at = (o: number) => (offset >= 0 ? offset + o : -1);
   const findings: Finding[] = [];
@@ -139,7 +147,7 @@ export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
     entryOffset: entryInside ? hex(entryOffset) : null,
     kexec: { loadable: reasons.length === 0, reasons },
   };
-  return {
+  const layer: Layer = {
     format: LOONGARCH_IMAGE_LAYER,
     offset,
     size: bytes.length,
@@ -147,10 +155,11 @@ export function loongarchImageLayer(bytes: Uint8Array, offset: number): Layer {
     fields,
     findings,
   };
+  return withHeader(layer, h);
 }
 
-/** The LoongArch image format module (id "loongarch-image"). */
-export const loongarchImageFormat: FormatModule = {
+/** The LoongArch image format module (id "loongarch-image"); its layers carry the {@link LoongarchHeader}. */
+export const loongarchImageFormat: FormatModule<LoongarchHeader> = {
   id: LOONGARCH_IMAGE_LAYER,
   description: "LoongArch EFI kernel image (arch/loongarch/kernel/head.S header)",
   probe: probeLoongarchImage,

@@ -1,6 +1,8 @@
 /**
  * The PE/COFF entry of the probe table: turns a {@link PeFile} into a
- * JSON-ready {@link Layer}.
+ * JSON-ready {@link Layer} that keeps the `PeFile` as its typed header, and
+ * trims the zero padding after a decoded signed PE (the `trimPadding` hook,
+ * `padding.ts`).
  *
  * @module
  */
@@ -8,8 +10,10 @@
 import { hex, toHex } from "../../core/bytes.js";
 import { isKimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import { readAuthenticodeInfo } from "../../cms/pkcs7-info.js";
 import { PE_LAYER, parsePe, probePe, type PeFile } from "./parse.js";
+import { peTrimPadding } from "./padding.js";
 import { parseSbat } from "./sbat.js";
 import {
   DLL_CHARACTERISTICS,
@@ -58,8 +62,8 @@ function bigints(o: object): { [key: string]: JsonValue } {
   return out;
 }
 
-/** Builds the JSON-ready layer of a parsed PE. */
-export function peLayer(pe: PeFile, offset: number): Layer {
+/** Builds the JSON-ready layer of a parsed PE; its typed header is `pe`. */
+export function peLayer(pe: PeFile, offset: number): Layer<PeFile> {
   const findings: Finding[] = [...pe.findings];
   const stub = classifyStub(pe);
   const sbatSection = pe.sections.find((s) => s.Name === ".sbat");
@@ -103,15 +107,20 @@ export function peLayer(pe: PeFile, offset: number): Layer {
   const layer: Layer = { format: PE_LAYER, offset, size: pe.fileSize ?? pe.bytes.length, summary, fields, findings };
   // An EFI stub shares its bytes with the format it fronts: the next layer parses the same bytes.
   if (stub) layer.payload = { bytes: pe.bytes, offset, ...(pe.fileSize !== undefined ? { fileSize: pe.fileSize } : {}) };
-  return layer;
+  return withHeader(layer, pe);
 }
 
-/** The PE/COFF format module. */
-export const peFormat: FormatModule = {
+/**
+ * The PE/COFF format module. Layers carry the {@link PeFile}; decoded signed
+ * PEs lose the zero padding after their certificate table
+ * ({@link peTrimPadding}).
+ */
+export const peFormat: FormatModule<PeFile> = {
   id: PE_LAYER,
   description: "PE/COFF image (EFI application, Linux EFI stub)",
   probe: probePe,
   parse(bytes, ctx) {
     return peLayer(parsePe(bytes, { base: Math.max(ctx.offset, 0), ...(ctx.fileSize !== undefined ? { fileSize: ctx.fileSize } : {}) }), ctx.offset);
   },
+  trimPadding: peTrimPadding,
 };

@@ -11,7 +11,8 @@
  */
 
 import type { FormatModule, Layer, ParseContext } from "../../format/types.js";
-import { findBanner } from "../../inspect/banner.js";
+import { withHeader } from "../../format/layer.js";
+import { findBanner, type Banner } from "../../format/banner.js";
 
 /** Format id of the raw layer. */
 export const RAW_LAYER = "raw";
@@ -19,20 +20,29 @@ export const RAW_LAYER = "raw";
 /** Most bytes searched for the banner (default 128 MiB). */
 export const RAW_BANNER_SCAN = 128 * 1024 * 1024;
 
+/** The typed header of a raw layer. */
+export interface RawImage {
+  /** Size of the bytes. */
+  size: number;
+  /** The `linux_banner` found in the first {@link RAW_BANNER_SCAN} bytes, or null. */
+  banner: Banner | null;
+}
+
 /**
  * The raw format: matches any non-empty bytes; the layer carries `size`,
  * `banner` and `release` (null when no banner is found in the first
- * {@link RAW_BANNER_SCAN} bytes). No payload.
+ * {@link RAW_BANNER_SCAN} bytes), and the {@link RawImage} as its typed
+ * header. No payload.
  */
-export const rawFormat: FormatModule = {
+export const rawFormat: FormatModule<RawImage> = {
   id: RAW_LAYER,
   description: "raw kernel image without a header of its own (size and Linux version banner)",
   probe(bytes: Uint8Array): boolean {
     return bytes.length > 0;
   },
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer {
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer<RawImage> {
     const banner = findBanner(bytes, RAW_BANNER_SCAN);
-    return {
+    const layer: Layer = {
       format: RAW_LAYER,
       offset: ctx.offset,
       size: bytes.length,
@@ -40,5 +50,6 @@ export const rawFormat: FormatModule = {
       fields: { size: bytes.length, banner: banner?.text ?? null, release: banner?.release ?? null, bannerOffset: banner?.offset ?? null },
       findings: [],
     };
+    return withHeader(layer, { size: bytes.length, banner });
   },
 };

@@ -28,6 +28,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { KimageError, type Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 
 /** Format id of the RISC-V Image layer. */
 export const RISCV_IMAGE_LAYER = "riscv-image";
@@ -145,8 +146,8 @@ export function riscvLoadability(h: RiscvHeader, hostBigEndian = false): { loada
   return { loadable: reasons.length === 0, reasons };
 }
 
-/** Builds the JSON-ready RISC-V Image layer. */
-export function riscvImageLayer(bytes: Uint8Array, offset: number): Layer {
+/** Builds the JSON-ready RISC-V Image layer; its typed header is the {@link RiscvHeader}. */
+export function riscvImageLayer(bytes: Uint8Array, offset: number): Layer<RiscvHeader> {
   const h = parseRiscvHeader(bytes, Math.max(offset, 0));
   const at = (o: number) => (offset >= 0 ? offset + o : -1);
   const findings: Finding[] = [];
@@ -188,7 +189,7 @@ export function riscvImageLayer(bytes: Uint8Array, offset: number): Layer {
     peHeaderOffset: pe ? h.res3 : null,
     kexec: { loadable: load.loadable, reasons: load.reasons },
   };
-  return {
+  const layer: Layer = {
     format: RISCV_IMAGE_LAYER,
     offset,
     size: bytes.length,
@@ -196,10 +197,11 @@ export function riscvImageLayer(bytes: Uint8Array, offset: number): Layer {
     fields,
     findings,
   };
+  return withHeader(layer, h);
 }
 
-/** The RISC-V Image format module (id "riscv-image"). */
-export const riscvImageFormat: FormatModule = {
+/** The RISC-V Image format module (id "riscv-image"); its layers carry the {@link RiscvHeader}. */
+export const riscvImageFormat: FormatModule<RiscvHeader> = {
   id: RISCV_IMAGE_LAYER,
   description: "RISC-V Image (Documentation/arch/riscv/boot-image-header.rst header)",
   probe: probeRiscvImage,

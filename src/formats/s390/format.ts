@@ -29,6 +29,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import type { Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer, LayerPayload, ParseContext } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import { locateStreamEndingAt, type LocatedStream } from "../../codecs/streams.js";
 
 /** Format id of the s390 image layer. */
@@ -185,8 +186,8 @@ export function parseS390Image(bytes: Uint8Array, base = 0): S390Image {
   return img;
 }
 
-/** The JSON-ready layer of a parsed s390 image. */
-export function s390ImageLayer(img: S390Image, size: number): Layer {
+/** The JSON-ready layer of a parsed s390 image; its typed header is `img`. */
+export function s390ImageLayer(img: S390Image, size: number): Layer<S390Image> {
   const pa = img.parmarea;
   const fields: { [key: string]: JsonValue } = {
     ipl_psw: { mask: hex(img.ipl_psw.mask), address: hex(img.ipl_psw.address & 0x7fffffff), amode31: (img.ipl_psw.address & 0x80000000) !== 0 },
@@ -218,18 +219,19 @@ export function s390ImageLayer(img: S390Image, size: number): Layer {
     const p: LayerPayload = { bytes: img.payload.compressed, offset: img.payload.offset, expectedSize: img.payload.uncompressedSize, codec: img.payload.stream.codec };
     layer.payload = p;
   }
-  return layer;
+  return withHeader(layer, img);
 }
 
 /**
  * The s390 image format (IPL header + "S390EP" + parmarea). Its payload is
  * the compressed kernel with `codec` and `expectedSize` (the le32 trailer).
+ * Its layers carry the {@link S390Image}.
  */
-export const s390ImageFormat: FormatModule = {
+export const s390ImageFormat: FormatModule<S390Image> = {
   id: S390_LAYER,
   description: "s390 kernel image (IPL header, parmarea, compressed kernel)",
   probe: isS390Image,
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer {
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer<S390Image> {
     const layer = s390ImageLayer(parseS390Image(bytes, Math.max(0, ctx.offset)), bytes.length);
     if (ctx.offset < 0) {
       layer.offset = -1;

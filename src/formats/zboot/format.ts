@@ -13,10 +13,11 @@ import { hex } from "../../core/bytes.js";
 import { hasCodecHeader } from "../../codecs/index.js";
 import type { Finding } from "../../core/errors.js";
 import type { FormatModule, Layer } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import { ZBOOT_LAYER, parseZbootHeader, probeZboot, type ZbootHeader } from "./header.js";
 
-/** Builds the JSON-ready layer of a parsed zboot header. */
-export function zbootLayer(bytes: Uint8Array, h: ZbootHeader, offset: number): Layer {
+/** Builds the JSON-ready layer of a parsed zboot header; its typed header is `h`. */
+export function zbootLayer(bytes: Uint8Array, h: ZbootHeader, offset: number): Layer<ZbootHeader> {
   const findings: Finding[] = [...h.findings];
   const abs = (o: number) => (offset >= 0 ? offset + o : -1);
   const payload = bytes.subarray(h.payload_offset, h.payload_offset + h.payload_size);
@@ -49,14 +50,15 @@ export function zbootLayer(bytes: Uint8Array, h: ZbootHeader, offset: number): L
     findings,
     payload: { bytes: payload, offset: abs(h.payload_offset), codec: h.codec, expectedSize: h.uncompressedSize },
   };
-  return layer;
+  return withHeader(layer, h);
 }
 
 /**
  * The EFI zboot format module (id "zboot"): probe "MZ" + "zimg" at 4; parse
  * the header; the payload is the compressed stream (see the module doc).
+ * Its layers carry the {@link ZbootHeader}.
  */
-export const zbootFormat: FormatModule = {
+export const zbootFormat: FormatModule<ZbootHeader> = {
   id: ZBOOT_LAYER,
   description: "EFI zboot image (self-decompressing EFI application, drivers/firmware/efi/libstub/zboot-header.S)",
   probe: probeZboot,

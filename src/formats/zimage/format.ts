@@ -31,6 +31,7 @@ import { ByteView, hex } from "../../core/bytes.js";
 import type { Codec } from "../../codecs/types.js";
 import type { Finding } from "../../core/errors.js";
 import type { FormatModule, JsonValue, Layer, LayerPayload, ParseContext } from "../../format/types.js";
+import { withHeader } from "../../format/layer.js";
 import { locateStreamEndingAt, type LocatedStream } from "../../codecs/streams.js";
 
 /** Format id of the zImage layer. */
@@ -187,8 +188,8 @@ export function parseZImage(bytes: Uint8Array, base = 0): ZImage {
   return zi;
 }
 
-/** The JSON-ready layer of a parsed zImage. */
-export function zImageLayer(zi: ZImage, size: number): Layer {
+/** The JSON-ready layer of a parsed zImage; its typed header is `zi`. */
+export function zImageLayer(zi: ZImage, size: number): Layer<ZImage> {
   const fields: { [key: string]: JsonValue } = {
     byteOrder: zi.byteOrder,
     magic: hex(zi.magic),
@@ -223,19 +224,19 @@ export function zImageLayer(zi: ZImage, size: number): Layer {
     const p: LayerPayload = { bytes: zi.payload.compressed, offset: zi.payload.offset, expectedSize: zi.payload.uncompressedSize, codec };
     layer.payload = p;
   }
-  return layer;
+  return withHeader(layer, zi);
 }
 
 /**
  * The arm zImage format: probes `ARM_ZIMAGE_MAGIC1` (0x016f2818) at 0x24 in
  * either byte order. Its payload is the compressed kernel (`codec` and
- * `expectedSize` from the appended size).
+ * `expectedSize` from the appended size). Its layers carry the {@link ZImage}.
  */
-export const zImageFormat: FormatModule = {
+export const zImageFormat: FormatModule<ZImage> = {
   id: ZIMAGE_LAYER,
   description: "arm32 zImage (decompressor header, extension table, compressed kernel)",
   probe: isZImage,
-  parse(bytes: Uint8Array, ctx: ParseContext): Layer {
+  parse(bytes: Uint8Array, ctx: ParseContext): Layer<ZImage> {
     const layer = zImageLayer(parseZImage(bytes, Math.max(0, ctx.offset)), bytes.length);
     if (ctx.offset < 0) {
       layer.offset = -1;
