@@ -113,7 +113,8 @@ function networkOutcome(what: string, cmd: string, args: string[], r: Run): stri
   const msg = `${what} needs the npm registry (or npm's cache) and failed: ${describeRun(cmd, args, r)}`;
   if (REQUIRED) throw new Error(`${msg}\nKIMAGE_REQUIRE_REAL=1 makes this an error: the packaging test must run every part.`);
   if (!NO_REGISTRY.test(`${r.stdout}${r.stderr}`)) throw new Error(msg);
-  console.warn(`SKIP: ${msg.split("\n")[0]}`);
+  const why = `${r.stdout}${r.stderr}`.split("\n").find((l) => NO_REGISTRY.test(l))?.trim() ?? "";
+  console.warn(`SKIP: ${what} needs the npm registry (or npm's cache): ${why}`);
   return null;
 }
 
