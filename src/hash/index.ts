@@ -11,6 +11,7 @@ import { webCryptoHashProvider, type SubtleDigest } from "./webcrypto.js";
 
 export { pureJsHashProvider } from "./purejs.js";
 export { webCryptoHashProvider, type SubtleDigest } from "./webcrypto.js";
+export type { SubtleSigner, WebCryptoKey } from "./webcrypto-types.js";
 export * from "./types.js";
 
 /**

@@ -14,9 +14,13 @@ const NAMES: Record<HashAlgorithm, string> = {
   sha512: "SHA-512",
 };
 
-/** Minimal structural type of `SubtleCrypto.digest`, so no DOM lib is needed by callers. */
+/**
+ * Minimal structural type of `SubtleCrypto.digest`, so no DOM lib is needed by
+ * callers; `globalThis.crypto.subtle` satisfies it (WebCrypto takes views of an
+ * `ArrayBuffer`, hence `Uint8Array<ArrayBuffer>`).
+ */
 export interface SubtleDigest {
-  digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer>;
+  digest(algorithm: string, data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
 }
 
 /** A {@link HashProvider} over a given `SubtleCrypto` (e.g. `globalThis.crypto.subtle`). */
@@ -37,7 +41,8 @@ export function webCryptoHashProvider(subtle: SubtleDigest): HashProvider {
           at += p.length;
         }
       }
-      return new Uint8Array(await subtle.digest(NAMES[alg], data));
+      // The caller's view goes to WebCrypto as before; the cast only states the type its signature wants.
+      return new Uint8Array(await subtle.digest(NAMES[alg], data as Uint8Array<ArrayBuffer>));
     },
   };
 }

@@ -24,6 +24,7 @@ import { TAG, children, ctxTag, parseDer, readInteger, readOid, type Tlv } from 
 import { OID } from "../asn1/oids.js";
 import { derInteger, derNull, derOctetString, derOid, derRaw, derSequence } from "../asn1/der-writer.js";
 import type { HashAlgorithm } from "../hash/types.js";
+import type { SubtleSigner, WebCryptoKey } from "../hash/webcrypto-types.js";
 
 /** Layer id of errors raised while signing. */
 export const SIGN_LAYER = "sign";
@@ -33,7 +34,7 @@ function fail(code: ErrorCode, message: string, cause?: unknown): never {
 }
 
 /** A private key as the signing functions accept it. */
-export type SigningKeyInput = CryptoKey | Uint8Array | string;
+export type SigningKeyInput = WebCryptoKey | Uint8Array | string;
 
 /** A certificate as the signing functions accept it: DER bytes or PEM text. */
 export type CertificateInput = Uint8Array | string;
@@ -47,7 +48,7 @@ export type KeyAlgorithm = { kind: "rsa" } | { kind: "ec"; curve: EcCurve };
 /** An imported private key, ready for {@link signData}. */
 export interface SigningKey {
   /** The WebCrypto key (usage `sign`). */
-  key: CryptoKey;
+  key: WebCryptoKey;
   /** Its algorithm. */
   algorithm: KeyAlgorithm;
 }
@@ -313,7 +314,7 @@ export function privateKeyToPkcs8(input: Uint8Array | string): Uint8Array {
   return fail("sign-key-invalid", "DER private key is neither PKCS#8, PKCS#1 nor SEC1");
 }
 
-function isCryptoKey(k: unknown): k is CryptoKey {
+function isCryptoKey(k: unknown): k is WebCryptoKey {
   return typeof k === "object" && k !== null && !(k instanceof Uint8Array) && "algorithm" in k && "type" in k;
 }
 
@@ -326,7 +327,7 @@ function isCryptoKey(k: unknown): k is CryptoKey {
  *   {@link privateKeyToPkcs8}), or `sign-key-invalid` when WebCrypto refuses
  *   the key.
  */
-export async function importSigningKey(input: SigningKeyInput, alg: HashAlgorithm, subtle: SubtleCrypto): Promise<SigningKey> {
+export async function importSigningKey(input: SigningKeyInput, alg: HashAlgorithm, subtle: SubtleSigner): Promise<SigningKey> {
   const hash = WEBCRYPTO_HASH[alg];
   if (isCryptoKey(input)) {
     if (input.type !== "private" || !input.usages.includes("sign")) {
@@ -519,7 +520,7 @@ export async function signData(
   key: SigningKey,
   alg: HashAlgorithm,
   data: Uint8Array,
-  subtle: SubtleCrypto,
+  subtle: SubtleSigner,
   signer?: SignerCertificate,
 ): Promise<CmsSignature> {
   const hash = WEBCRYPTO_HASH[alg];
@@ -567,8 +568,8 @@ function describe(a: KeyAlgorithm): string {
  *
  * @throws KimageError `sign-no-crypto` when neither exists.
  */
-export function resolveSubtle(given?: SubtleCrypto): SubtleCrypto {
-  const subtle = given ?? (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+export function resolveSubtle(given?: SubtleSigner): SubtleSigner {
+  const subtle = given ?? (globalThis as { crypto?: { subtle?: SubtleSigner } }).crypto?.subtle;
   if (subtle === undefined) {
     fail("sign-no-crypto", "no WebCrypto SubtleCrypto: pass options.crypto (e.g. globalThis.crypto.subtle; it is absent on plain-http origins)");
   }

@@ -31,6 +31,7 @@ import { KimageError } from "../core/errors.js";
 import { OID } from "../asn1/oids.js";
 import { derExplicit, derInteger, derOctetString, derOid, derSequence, derSet } from "../asn1/der-writer.js";
 import type { HashAlgorithm } from "../hash/types.js";
+import type { SubtleSigner } from "../hash/webcrypto-types.js";
 import {
   SIGN_LAYER,
   importSigningKey,
@@ -54,7 +55,7 @@ export interface SignAppendedOptions {
   /** Digest algorithm; default `sha256`. */
   alg?: AppendedSignAlgorithm;
   /** WebCrypto to sign with; default `globalThis.crypto.subtle`, read at call time. */
-  crypto?: SubtleCrypto;
+  crypto?: SubtleSigner;
 }
 
 const ALGS: readonly AppendedSignAlgorithm[] = ["sha256", "sha384", "sha512"];

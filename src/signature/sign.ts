@@ -49,6 +49,7 @@ import {
 } from "../asn1/der-writer.js";
 import { defaultHashProvider } from "../hash/index.js";
 import { HASH_LENGTH, type HashAlgorithm, type HashProvider } from "../hash/types.js";
+import type { SubtleSigner } from "../hash/webcrypto-types.js";
 import { parsePe } from "../formats/pe/parse.js";
 import { authenticodeDigest } from "../formats/pe/authenticode.js";
 import { writePeChecksum } from "../formats/pe/checksum.js";
@@ -108,7 +109,7 @@ export interface AuthenticodeSignatureOptions {
    */
   statementType?: "individual" | "commercial" | "none";
   /** WebCrypto to sign with; default `globalThis.crypto.subtle`, read at call time. */
-  crypto?: SubtleCrypto;
+  crypto?: SubtleSigner;
   /** Where hashing happens; default {@link defaultHashProvider}. */
   hash?: HashProvider;
 }
@@ -290,7 +291,7 @@ export async function createAuthenticodeSignature(
 }
 
 interface PreparedSigner {
-  subtle: SubtleCrypto;
+  subtle: SubtleSigner;
   key: Awaited<ReturnType<typeof importSigningKey>>;
   signer: SignerCertificate;
   certs: Uint8Array[];

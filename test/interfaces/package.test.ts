@@ -16,7 +16,8 @@ describe("package", () => {
     type: string;
     sideEffects: boolean;
     bin: Record<string, string>;
-    exports: Record<string, { types: string; import: string }>;
+    engines: { node: string };
+    exports: Record<string, { types: string; default: string }>;
   };
 
   it("is ESM with types, sideEffects false and the kimage bin", () => {
@@ -25,9 +26,12 @@ describe("package", () => {
     expect(pkg.bin.kimage).toBe("dist/cli.js");
     for (const [k, v] of Object.entries(pkg.exports)) {
       if (k === "./package.json") continue;
-      expect(existsSync(v.import), v.import).toBe(true);
+      // types first; then `default`, which serves import and require() alike (require(esm), Node >= 20.19).
+      expect(Object.keys(v), k).toEqual(["types", "default"]);
+      expect(existsSync(v.default), v.default).toBe(true);
       expect(existsSync(v.types), v.types).toBe(true);
     }
+    expect(pkg.engines.node).toBe(">=20.19");
     expect(readFileSync("dist/cli.js", "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
   });
 
