@@ -29,8 +29,7 @@ import { authenticodeDigest } from "../formats/pe/authenticode.js";
 import type { WinCertificate } from "../formats/pe/certificates.js";
 import { PE_LAYER, parsePe, probePe, type PeFile } from "../formats/pe/parse.js";
 import { parseSbat } from "../formats/pe/sbat.js";
-import { inspect, type InspectOptions } from "../inspect/registry.js";
-import type { Layer } from "../format/types.js";
+import { inspect, type InspectOptions, type InspectResult } from "../inspect/registry.js";
 import { OID, oidLabel } from "../asn1/oids.js";
 import { parseAuthenticode, type AuthenticodeSignature } from "../cms/authenticode.js";
 import { authenticodeDigestLabel } from "../cms/names.js";
@@ -515,9 +514,10 @@ export interface VerifyChainOptions extends VerifyOptions {
 
 /**
  * Verifies the Authenticode signature of every PE layer of an image: the
- * layers come from `inspect()` (src/inspect/registry.ts), and every layer whose
- * input is a PE with bytes of its own is verified (an EFI stub that fronts
- * the same bytes is verified once). Today that is the outer PE; zboot and
+ * layers and the bytes each one parsed (`InspectResult.inputs`) come from
+ * `inspect()` (src/inspect/registry.ts), and every layer whose input is a PE
+ * with bytes of its own is verified (an EFI stub that fronts the same bytes
+ * is verified once). Today that is the outer PE; zboot and
  * UKI payloads that are PEs with their own certificate table are verified
  * as they become layers.
  *
@@ -527,9 +527,9 @@ export interface VerifyChainOptions extends VerifyOptions {
 export async function verifyChain(bytes: Uint8Array, options: VerifyChainOptions = {}): Promise<ChainVerdict> {
   const r = resolveOptions(options);
   const findings: Finding[] = [];
-  let layers: Layer[];
+  let walk: InspectResult;
   try {
-    layers = (await inspect(bytes, options.inspect)).layers;
+    walk = await inspect(bytes, options.inspect);
   } catch (e) {
     if (!isKimageError(e)) throw e;
     if (!probePe(bytes)) {
@@ -538,21 +538,19 @@ export async function verifyChain(bytes: Uint8Array, options: VerifyChainOptions
     }
     // The outer PE is still verified when an inner layer cannot be walked.
     findings.push({ code: "layer-walk-failed", severity: "warning", offset: e.offset, message: `inspect() failed, only the outer PE is verified: ${e.toLine()}` });
-    layers = [{ format: PE_LAYER, offset: 0, size: bytes.length, summary: "", fields: {}, findings: [] }];
+    walk = { layers: [{ format: PE_LAYER, offset: 0, size: bytes.length, summary: "", fields: {}, findings: [] }], inputs: [bytes] };
   }
+  const { layers, inputs } = walk;
   const out: LayerVerdict[] = [];
-  let input = bytes;
-  let inputOffset = 0;
   let last: Uint8Array | undefined;
   for (const [index, layer] of layers.entries()) {
+    // The bytes this layer parsed, and their absolute offset: where the layer before put its payload.
+    const input = inputs[index] as Uint8Array;
+    const inputOffset = index === 0 ? 0 : (layers[index - 1]?.payload?.offset ?? 0);
     const same = last !== undefined && last.buffer === input.buffer && last.byteOffset === input.byteOffset && last.length === input.length;
     if (layer.format === PE_LAYER && !same) {
       out.push({ index, format: layer.format, offset: layer.offset, size: layer.size, verdict: await verifyResolved(input, r, Math.max(inputOffset, 0)) });
       last = input;
-    }
-    if (layer.payload) {
-      input = layer.payload.bytes;
-      inputOffset = layer.payload.offset;
     }
   }
   const outer = out[0];
