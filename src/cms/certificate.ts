@@ -96,6 +96,7 @@ export type PublicKeyInfo =
 
 /** basicConstraints (RFC 5280 4.2.1.9). */
 export interface BasicConstraints {
+  /** True when the subject is a CA. */
   cA: boolean;
   /** pathLenConstraint, when present. */
   pathLen: number | undefined;
@@ -216,6 +217,7 @@ export type CertificateMode = "strict" | "lenient";
 
 /** Options of {@link readCertificate}. */
 export interface ReadCertificateOptions {
+  /** Which violations throw (see {@link CertificateMode}). */
   mode: CertificateMode;
   /**
    * `lenient` only: walk the certificate's DER content rules first, so that

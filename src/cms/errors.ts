@@ -3,7 +3,7 @@
  * name, the two dialects its readers speak, and small helpers to raise and
  * re-label {@link KimageError}s.
  *
- * - `"pkcs7"` ({@link DER_LAYER}) is the layer of everything read from a
+ * - `"pkcs7"` (`DER_LAYER` of asn1/der.ts) is the layer of everything read from a
  *   PKCS#7 / CMS message: the Authenticode reader, the module-signature
  *   reader and the DER reader itself.
  * - `"x509"` ({@link X509_LAYER}) is the layer of the certificate checks a
@@ -16,8 +16,6 @@
 
 import { KimageError, type ErrorCode } from "../core/errors.js";
 import { DER_LAYER, readTlv, type Tlv } from "../asn1/der.js";
-
-export { DER_LAYER };
 
 /** Layer id used in errors raised while parsing certificates. */
 export const X509_LAYER = "x509";

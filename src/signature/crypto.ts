@@ -64,6 +64,7 @@ const WEBCRYPTO_HASH: Readonly<Record<HashAlgorithm, string>> = {
  * `globalThis.crypto.subtle` satisfies it in Node 20 and in browsers.
  */
 export interface SubtleVerifier {
+  /** `SubtleCrypto.importKey` for an SPKI public key. */
   importKey(
     format: "spki",
     keyData: Uint8Array<ArrayBuffer>,
@@ -71,6 +72,7 @@ export interface SubtleVerifier {
     extractable: boolean,
     keyUsages: "verify"[],
   ): Promise<unknown>;
+  /** `SubtleCrypto.verify`. */
   verify(algorithm: { name: string; hash?: string }, key: unknown, signature: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<boolean>;
 }
 

@@ -45,13 +45,21 @@ import { buildTrustPath, identifies, type SignerIdentifier } from "./trust.js";
 export interface SignerVerifyContext {
   /** WebCrypto, or undefined when none is available (verdict `unsupported` / `no-crypto`). */
   subtle: SubtleVerifier | undefined;
+  /** Computes messageDigest and the denylist hashes. */
   hash: HashProvider;
+  /** The caller's trust anchors. */
   anchors: readonly ParsedCertificate[];
+  /** Accept SHA-1 digests and signatures. */
   allowSha1: boolean;
+  /** Every certificate of the chain must be valid at this time, when given. */
   time: Date | undefined;
+  /** The signer's certificate must have keyUsage digitalSignature. */
   requireKeyUsage: boolean;
+  /** Extended key usages the signer's certificate must have. */
   requireEku: readonly string[];
+  /** Longest chain walked. */
   maxChainLength: number;
+  /** Denied certificates and TBS hashes. */
   deny: NormalizedDenyList;
   /** Authenticated attributes: `required` (Authenticode), `forbidden` (module signatures). */
   attributes: "required" | "forbidden";
@@ -65,8 +73,11 @@ export interface SignerVerifyContext {
 
 /** The outcome of verifying one SignerInfo. */
 export interface SignerOutcome {
+  /** The verdict class. */
   verdict: Verdict;
+  /** `ok` or why not. */
   reason: VerdictReason;
+  /** One human-readable sentence. */
   detail: string;
   /** The signer's certificate (from the message, or the anchor standing in for it). */
   signerCert: ParsedCertificate | undefined;
