@@ -31,7 +31,7 @@
 import { KimageError, isKimageError } from "../core/errors.js";
 import { OID } from "../asn1/oids.js";
 import { reasonVerdict, type Verdict, type VerdictReason, type VerifyOptions } from "./policy.js";
-import { parseCmsSignedData, parseMessageCertificates, verifySignerInfo, type CmsSignedData, type SignerOutcome } from "./pkcs7-verify.js";
+import { certificateProblem, parseCmsSignedData, verifySignerInfo, type CmsSignedData, type SignerOutcome } from "./pkcs7-verify.js";
 import { resolveOptions, signerContext } from "./verify.js";
 
 /** Layer id of errors about appended signatures. */
@@ -219,11 +219,11 @@ export async function verifyAppendedSignature(bytes: Uint8Array, options: Verify
   if (sd.eContentType !== OID.data) return finish("unexpected-content-type", `eContentType ${sd.eContentType} is not id-data ("Invalid module sig (not pkcs7-data)")`);
   if (sd.eContent !== undefined) return finish("unexpected-content-type", "the PKCS#7 carries its own content; a module signature is detached");
   if (sd.signers.length === 0) return finish("pkcs7-unexpected", "the SignedData has no SignerInfo", "malformed");
-  const certs = parseMessageCertificates(sd.certificates);
-  if (!Array.isArray(certs)) return finish("certificate-malformed", `certificate ${certs.index} of the signature: ${certs.error.toLine()}`);
+  const bad = certificateProblem(sd.certificates);
+  if (bad !== undefined) return finish("certificate-malformed", `certificate ${bad.index} of the signature: ${bad.error.toLine()}`);
   const ctx = signerContext(r, sig.content, undefined, "forbidden", OID.data);
   const outcomes: SignerOutcome[] = [];
-  for (const s of sd.signers) outcomes.push(await verifySignerInfo(s, certs, ctx));
+  for (const s of sd.signers) outcomes.push(await verifySignerInfo(s, sd.certificates, ctx));
   out.signatures = outcomes.map((o, i) => fromOutcome(i, o, sd));
   // pkcs7_verify stops at the first failing SignerInfo; pkcs7_validate_trust needs one trusted.
   const hard = out.signatures.find((s) => s.verdict !== "valid" && s.reason !== "no-trusted-anchor");

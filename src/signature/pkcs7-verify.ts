@@ -21,83 +21,45 @@
  *    as the kernel's blacklist check does inside the chain walk;
  * 8. the caller's extra policy: `time`, `requireKeyUsage`, `requireEku`.
  *
- * It also holds a parser for detached SignedData (module signatures), whose
- * eContentType is id-data and which carries no eContent.
+ * It also holds the reader of detached SignedData (module signatures), whose
+ * eContentType is id-data and which carries no eContent: the CMS model read
+ * in its `cms` dialect.
  *
  * @module
  */
 
 import { toHex } from "../core/bytes.js";
-import { KimageError } from "../core/errors.js";
-import {
-  DER_LAYER,
-  TAG,
-  bytesEqual,
-  children,
-  childrenCount,
-  ctxTag,
-  expect,
-  parseDer,
-  readInteger,
-  readOctetString,
-  readOid,
-  readSmallInt,
-  readTime,
-  tagName,
-  type Tlv,
-} from "../asn1/der.js";
+import type { KimageError } from "../core/errors.js";
+import { TAG, bytesEqual, parseDer } from "../asn1/der.js";
 import { DIGEST_SIZES, OID, digestNameOf, oidName } from "../asn1/oids.js";
 import type { HashAlgorithm, HashProvider } from "../hash/types.js";
+import { validAt, type ParsedCertificate } from "../cms/certificate.js";
+import { readDigestInfo } from "../cms/digest-info.js";
+import { readSignedData, readSignedDataContentInfo } from "../cms/signed-data.js";
+import { readSignerInfo, type SignerInfo } from "../cms/signer-info.js";
+import { rsaRecoverDigestInfo, signatureScheme, verifySignatureValue, type SignatureCheck, type SubtleVerifier } from "./crypto.js";
 import { type NormalizedDenyList, type Verdict, type VerdictReason } from "./policy.js";
 import { buildTrustPath, identifies, type SignerIdentifier } from "./trust.js";
-import {
-  nameText,
-  parseCertificate,
-  readDigestInfo,
-  rsaRecoverDigestInfo,
-  signatureScheme,
-  validAt,
-  verifySignatureValue,
-  type ParsedCertificate,
-  type SignatureCheck,
-  type SubtleVerifier,
-} from "../cms/x509.js";
-
-/** A SignerInfo as the verifier needs it (the fields of `SignerSummary` it uses). */
-export interface SignerFields {
-  /** CMSVersion. */
-  version: number;
-  /** Issuer (RFC 4514) of issuerAndSerialNumber. */
-  issuer: string | undefined;
-  /** DER of that issuer Name. */
-  issuerRaw: Uint8Array | undefined;
-  /** Serial number, lowercase even hex. */
-  serialNumber: string | undefined;
-  /** subjectKeyIdentifier (hex) when sid is `[0]`. */
-  subjectKeyIdentifier: string | undefined;
-  digestAlgorithmOid: string;
-  signatureAlgorithmOid: string;
-  signature: Uint8Array;
-  /** Original `[0] IMPLICIT` signed attributes TLV, or undefined. */
-  signedAttrsRaw: Uint8Array | undefined;
-  /** OIDs of the signed attributes in order (duplicates kept). */
-  signedAttributeTypes: string[];
-  contentType: string | undefined;
-  messageDigest: Uint8Array | undefined;
-  signingTime: Date | undefined;
-}
 
 /** Everything {@link verifySignerInfo} needs besides the SignerInfo. */
 export interface SignerVerifyContext {
   /** WebCrypto, or undefined when none is available (verdict `unsupported` / `no-crypto`). */
   subtle: SubtleVerifier | undefined;
+  /** Computes messageDigest and the denylist hashes. */
   hash: HashProvider;
+  /** The caller's trust anchors. */
   anchors: readonly ParsedCertificate[];
+  /** Accept SHA-1 digests and signatures. */
   allowSha1: boolean;
+  /** Every certificate of the chain must be valid at this time, when given. */
   time: Date | undefined;
+  /** The signer's certificate must have keyUsage digitalSignature. */
   requireKeyUsage: boolean;
+  /** Extended key usages the signer's certificate must have. */
   requireEku: readonly string[];
+  /** Longest chain walked. */
   maxChainLength: number;
+  /** Denied certificates and TBS hashes. */
   deny: NormalizedDenyList;
   /** Authenticated attributes: `required` (Authenticode), `forbidden` (module signatures). */
   attributes: "required" | "forbidden";
@@ -111,8 +73,11 @@ export interface SignerVerifyContext {
 
 /** The outcome of verifying one SignerInfo. */
 export interface SignerOutcome {
+  /** The verdict class. */
   verdict: Verdict;
+  /** `ok` or why not. */
   reason: VerdictReason;
+  /** One human-readable sentence. */
   detail: string;
   /** The signer's certificate (from the message, or the anchor standing in for it). */
   signerCert: ParsedCertificate | undefined;
@@ -139,18 +104,14 @@ export function digestLabel(oid: string): string {
   return digestNameOf(oid) ?? oid;
 }
 
-/** Parses the message's certificates; a malformed one is a `certificate-malformed` verdict. */
-export function parseMessageCertificates(certs: readonly { raw: Uint8Array; offset: number }[]): ParsedCertificate[] | { error: KimageError; index: number } {
-  const out: ParsedCertificate[] = [];
-  for (const [index, c] of certs.entries()) {
-    try {
-      out.push(parseCertificate(c.raw, c.offset));
-    } catch (e) {
-      if (e instanceof KimageError) return { error: e, index };
-      throw e;
-    }
-  }
-  return out;
+/**
+ * The first certificate of a message that a verifier cannot use (its
+ * `problem`, an `x509` error) and its index: a `certificate-malformed`
+ * verdict. Undefined when every certificate is usable.
+ */
+export function certificateProblem(certs: readonly ParsedCertificate[]): { error: KimageError; index: number } | undefined {
+  for (const [index, c] of certs.entries()) if (c.problem !== undefined) return { error: c.problem, index };
+  return undefined;
 }
 
 /** Hex digests of `data` for every algorithm in `algs`. */
@@ -181,7 +142,7 @@ function outcome(verdict: Verdict, reason: VerdictReason, detail: string, base: 
  * `certs` are the message's certificates, already parsed. Never throws for
  * bad input; every problem is an outcome with a reason.
  */
-export async function verifySignerInfo(signer: SignerFields, certs: readonly ParsedCertificate[], ctx: SignerVerifyContext): Promise<SignerOutcome> {
+export async function verifySignerInfo(signer: SignerInfo, certs: readonly ParsedCertificate[], ctx: SignerVerifyContext): Promise<SignerOutcome> {
   const base = {
     digestAlgorithm: digestLabel(signer.digestAlgorithmOid),
     signatureAlgorithm: oidName(signer.signatureAlgorithmOid) ?? signer.signatureAlgorithmOid,
@@ -304,68 +265,30 @@ export async function verifySignerInfo(signer: SignerFields, certs: readonly Par
   return outcome("valid", "ok", path.detail, base, more);
 }
 
-/** A detached (or attached) CMS SignedData, parsed generically. */
+/** A detached (or attached) CMS SignedData, read in the model's `cms` dialect. */
 export interface CmsSignedData {
   /** Absolute offset of the ContentInfo. */
   offset: number;
   /** Length of the ContentInfo. */
   length: number;
+  /** SignedData version. */
   version: number;
   /** Digest algorithm OIDs of SignedData.digestAlgorithms. */
   digestAlgorithms: string[];
+  /** encapContentInfo.eContentType. */
   eContentType: string;
   /** eContent octets when present (undefined for a detached signature). */
   eContent: Uint8Array | undefined;
-  /** The certificates (DER views with absolute offsets). */
-  certificates: { raw: Uint8Array; offset: number }[];
-  signers: SignerFields[];
+  /** The certificates, read strictly (a failure is the certificate's `problem`). */
+  certificates: ParsedCertificate[];
+  /** The SignerInfos. */
+  signers: SignerInfo[];
 }
 
-function fail(message: string, offset: number): never {
-  throw new KimageError("asn1-malformed", message, { layer: DER_LAYER, offset });
-}
-
-function algorithmOid(t: Tlv, what: string): string {
-  expect(t, TAG.SEQUENCE, what);
-  return readOid(childrenCount(t, 1, 2, what)[0] as Tlv, `${what}.algorithm`);
-}
-
-/*
- * ContentInfo ::= SEQUENCE {
- *   contentType ContentType,
- *   content [0] EXPLICIT ANY DEFINED BY contentType }      -- RFC 5652 section 3
- *
- * SignedData ::= SEQUENCE {
- *   version CMSVersion,
- *   digestAlgorithms DigestAlgorithmIdentifiers,
- *   encapContentInfo EncapsulatedContentInfo,
- *   certificates [0] IMPLICIT CertificateSet OPTIONAL,
- *   crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
- *   signerInfos SignerInfos }                                -- section 5.1
- *
- * EncapsulatedContentInfo ::= SEQUENCE {
- *   eContentType ContentType,
- *   eContent [0] EXPLICIT OCTET STRING OPTIONAL }            -- section 5.2
- *
- * SignerInfo ::= SEQUENCE {
- *   version CMSVersion,
- *   sid SignerIdentifier,
- *   digestAlgorithm DigestAlgorithmIdentifier,
- *   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL,
- *   signatureAlgorithm SignatureAlgorithmIdentifier,
- *   signature SignatureValue,
- *   unsignedAttrs [1] IMPLICIT UnsignedAttributes OPTIONAL } -- section 5.3
- *
- * SignerIdentifier ::= CHOICE {
- *   issuerAndSerialNumber IssuerAndSerialNumber,
- *   subjectKeyIdentifier [0] SubjectKeyIdentifier }
- *
- * Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }
- */
 /**
- * Parses a CMS ContentInfo holding SignedData (RFC 5652, quoted above),
- * spanning all of `der`, checked against the DER rules. Used for module
- * signatures (`openssl cms -sign -binary -noattr -nocerts`), which the
+ * Reads a CMS ContentInfo holding SignedData (RFC 5652 sections 3 and 5),
+ * spanning all of `der`, checked against the DER rules first. Used for
+ * module signatures (`openssl cms -sign -binary -noattr -nocerts`), which the
  * Authenticode reader does not accept (they are detached and typed id-data).
  *
  * @throws KimageError `asn1-*`, `truncated`, `limit` for malformed DER;
@@ -373,111 +296,15 @@ function algorithmOid(t: Tlv, what: string): string {
  */
 export function parseCmsSignedData(der: Uint8Array, base = 0): CmsSignedData {
   const top = parseDer(der, base);
-  expect(top, TAG.SEQUENCE, "ContentInfo");
-  const [ctTlv, wrapper] = childrenCount(top, 2, 2, "ContentInfo") as [Tlv, Tlv];
-  const contentType = readOid(ctTlv, "ContentInfo.contentType");
-  if (contentType !== OID.signedData) {
-    throw new KimageError("pkcs7-unexpected", `ContentInfo content type ${contentType} is not signedData`, { layer: DER_LAYER, offset: ctTlv.offset });
-  }
-  expect(wrapper, ctxTag(0, true), "ContentInfo.content");
-  const [sd] = childrenCount(wrapper, 1, 1, "ContentInfo.content") as [Tlv];
-  expect(sd, TAG.SEQUENCE, "SignedData");
-  const f = children(sd);
-  if (f.length < 4) fail(`SignedData at 0x${sd.offset.toString(16)} has ${f.length} element(s), expected at least 4`, sd.offset);
-  const version = readSmallInt(f[0] as Tlv, "SignedData.version");
-  const digestAlgorithms = children(expect(f[1] as Tlv, TAG.SET, "SignedData.digestAlgorithms")).map((a) => algorithmOid(a, "DigestAlgorithmIdentifier"));
-  const eci = expect(f[2] as Tlv, TAG.SEQUENCE, "EncapsulatedContentInfo");
-  const e = childrenCount(eci, 1, 2, "EncapsulatedContentInfo");
-  const eContentType = readOid(e[0] as Tlv, "eContentType");
-  let eContent: Uint8Array | undefined;
-  if (e[1] !== undefined) {
-    const [oct] = childrenCount(expect(e[1], ctxTag(0, true), "eContent"), 1, 1, "eContent") as [Tlv];
-    eContent = readOctetString(oct, "eContent");
-  }
-  let i = 3;
-  const certificates: { raw: Uint8Array; offset: number }[] = [];
-  if ((f[i] as Tlv).tag === ctxTag(0, true)) {
-    for (const c of children(f[i] as Tlv)) {
-      if (c.tag === TAG.SEQUENCE) certificates.push({ raw: c.raw, offset: c.offset });
-    }
-    i++;
-  }
-  if (f[i]?.tag === ctxTag(1, true)) i++;
-  const si = f[i];
-  if (si === undefined || i !== f.length - 1) fail(`SignedData at 0x${sd.offset.toString(16)}: signerInfos missing or not last`, sd.offset);
-  const signers = children(expect(si, TAG.SET, "SignerInfos")).map(parseSignerFields);
-  return { offset: top.offset, length: top.raw.length, version, digestAlgorithms, eContentType, eContent, certificates, signers };
-}
-
-function parseSignerFields(t: Tlv): SignerFields {
-  expect(t, TAG.SEQUENCE, "SignerInfo");
-  const f = childrenCount(t, 5, 7, "SignerInfo");
-  const version = readSmallInt(f[0] as Tlv, "SignerInfo.version");
-  const sid = f[1] as Tlv;
-  let issuer: string | undefined;
-  let issuerRaw: Uint8Array | undefined;
-  let serialNumber: string | undefined;
-  let subjectKeyIdentifier: string | undefined;
-  if (sid.tag === TAG.SEQUENCE) {
-    const [name, serial] = childrenCount(sid, 2, 2, "IssuerAndSerialNumber") as [Tlv, Tlv];
-    expect(name, TAG.SEQUENCE, "IssuerAndSerialNumber.issuer");
-    issuerRaw = name.raw;
-    issuer = nameText(name.raw, name.offset);
-    const v = readInteger(serial, "IssuerAndSerialNumber.serialNumber").value;
-    let h = (v < 0n ? -v : v).toString(16);
-    if (h.length % 2) h = `0${h}`;
-    serialNumber = v < 0n ? `-${h}` : h;
-  } else if (sid.tag === ctxTag(0, false)) {
-    subjectKeyIdentifier = toHex(sid.content);
-  } else fail(`SignerIdentifier: unexpected ${tagName(sid.tag)} at 0x${sid.offset.toString(16)}`, sid.offset);
-  const digestAlgorithmOid = algorithmOid(f[2] as Tlv, "SignerInfo.digestAlgorithm");
-  let i = 3;
-  let attrs: Tlv | undefined;
-  if ((f[i] as Tlv).tag === ctxTag(0, true)) attrs = f[i++];
-  const sigAlg = f[i++];
-  const sig = f[i++];
-  if (sigAlg === undefined || sig === undefined) fail(`SignerInfo at 0x${t.offset.toString(16)}: missing signatureAlgorithm or signature`, t.offset);
-  const signatureAlgorithmOid = algorithmOid(sigAlg, "SignerInfo.signatureAlgorithm");
-  const signature = readOctetString(sig, "SignerInfo.signature");
-  if (f[i] !== undefined) {
-    expect(f[i] as Tlv, ctxTag(1, true), "SignerInfo.unsignedAttrs");
-    i++;
-  }
-  if (i !== f.length) fail(`SignerInfo at 0x${t.offset.toString(16)} has unexpected elements`, t.offset);
-  const signedAttributeTypes: string[] = [];
-  let contentType: string | undefined;
-  let messageDigest: Uint8Array | undefined;
-  let signingTime: Date | undefined;
-  if (attrs !== undefined) {
-    for (const a of children(attrs)) {
-      expect(a, TAG.SEQUENCE, "Attribute");
-      const [typeTlv, values] = childrenCount(a, 2, 2, "Attribute") as [Tlv, Tlv];
-      const type = readOid(typeTlv, "Attribute.attrType");
-      signedAttributeTypes.push(type);
-      const vals = children(expect(values, TAG.SET, "Attribute.attrValues"));
-      const one = vals.length === 1 ? (vals[0] as Tlv) : undefined;
-      if (type === OID.contentType || type === OID.messageDigest || type === OID.signingTime) {
-        // "We permit max one item per AuthenticatedAttribute": a multi-valued one counts as repeated.
-        if (one === undefined) for (let k = 1; k < vals.length; k++) signedAttributeTypes.push(type);
-        else if (type === OID.contentType) contentType = readOid(one, "contentType");
-        else if (type === OID.messageDigest) messageDigest = readOctetString(one, "messageDigest");
-        else signingTime = readTime(one, "signingTime");
-      }
-    }
-  }
+  const sd = readSignedData(readSignedDataContentInfo(top, "ContentInfo", "cms"), "SignedData", { dialect: "cms" });
   return {
-    version,
-    issuer,
-    issuerRaw,
-    serialNumber,
-    subjectKeyIdentifier,
-    digestAlgorithmOid,
-    signatureAlgorithmOid,
-    signature,
-    signedAttrsRaw: attrs?.raw,
-    signedAttributeTypes,
-    contentType,
-    messageDigest,
-    signingTime,
+    offset: top.offset,
+    length: top.raw.length,
+    version: sd.version,
+    digestAlgorithms: sd.digestAlgorithmOids,
+    eContentType: sd.eContentType,
+    eContent: sd.eContent?.content,
+    certificates: sd.certificates,
+    signers: sd.signerInfos.map((s) => readSignerInfo(s, { dialect: "cms" })),
   };
 }

@@ -17,7 +17,7 @@ import { KimageError } from "../core/errors.js";
 import { HASH_LENGTH, type HashAlgorithm, type HashProvider } from "../hash/types.js";
 import type { SbatEntry } from "../formats/pe/sbat.js";
 import { efiSignatureDatabase, parseEfiSignatureLists } from "./efi-siglist.js";
-import type { SubtleVerifier } from "../cms/x509.js";
+import type { SubtleVerifier } from "./crypto.js";
 
 /** Layer id of errors about verification options. */
 export const VERIFY_LAYER = "verify";

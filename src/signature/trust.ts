@@ -31,15 +31,9 @@
 import { KimageError } from "../core/errors.js";
 import { bytesEqual } from "../asn1/der.js";
 import { VERIFY_LAYER, type Verdict, type VerdictReason } from "./policy.js";
-import {
-  nameText,
-  parseCertificate,
-  signatureScheme,
-  verifySignatureValue,
-  type ParsedCertificate,
-  type SignatureCheck,
-  type SubtleVerifier,
-} from "../cms/x509.js";
+import { parseCertificate, type ParsedCertificate } from "../cms/certificate.js";
+import { nameText } from "../cms/names.js";
+import { signatureScheme, verifySignatureValue, type SignatureCheck, type SubtleVerifier } from "./crypto.js";
 
 /** One PEM block. */
 export interface PemBlock {

@@ -29,10 +29,11 @@ import { authenticodeDigest } from "../formats/pe/authenticode.js";
 import type { WinCertificate } from "../formats/pe/certificates.js";
 import { PE_LAYER, parsePe, probePe, type PeFile } from "../formats/pe/parse.js";
 import { parseSbat } from "../formats/pe/sbat.js";
-import { inspect, type InspectOptions } from "../inspect/registry.js";
-import type { Layer } from "../format/types.js";
-import { OID } from "../asn1/oids.js";
-import { readAuthenticodeInfo, type AuthenticodeInfo } from "../cms/pkcs7-info.js";
+import { inspect, type InspectOptions, type InspectResult } from "../inspect/registry.js";
+import { OID, oidLabel } from "../asn1/oids.js";
+import { parseAuthenticode, type AuthenticodeSignature } from "../cms/authenticode.js";
+import { authenticodeDigestLabel } from "../cms/names.js";
+import { signerCertificateIndex } from "../cms/signer-info.js";
 import {
   checkSbat,
   normalizeDenyList,
@@ -46,9 +47,10 @@ import {
   type VerdictReason,
   type VerifyOptions,
 } from "./policy.js";
-import { digestLabel, hashOf, parseMessageCertificates, verifySignerInfo, type SignerOutcome, type SignerVerifyContext } from "./pkcs7-verify.js";
+import { certificateProblem, digestLabel, hashOf, verifySignerInfo, type SignerOutcome, type SignerVerifyContext } from "./pkcs7-verify.js";
 import { certificateDers, parseTrustAnchors } from "./trust.js";
-import type { ParsedCertificate, SubtleVerifier } from "../cms/x509.js";
+import type { ParsedCertificate } from "../cms/certificate.js";
+import type { SubtleVerifier } from "./crypto.js";
 
 /** The verdict of one signature: a certificate-table entry or a nested signature. */
 export interface SignatureVerdict {
@@ -206,11 +208,12 @@ function imageDigests(pe: PeFile, hash: HashProvider): ImageDigests {
 }
 
 /** The kernel's SignedData/SignerInfo version rules (pkcs7_note_signeddata_version, pkcs7_note_signerinfo_version). */
-function cmsVersionProblem(info: AuthenticodeInfo): string | undefined {
-  if (info.signedDataVersion !== 1 && info.signedDataVersion !== 3) return `SignedData version ${info.signedDataVersion} (the kernel accepts 1 and 3)`;
-  for (const s of info.signers) {
-    if (s.version === 1 && (info.signedDataVersion !== 1 || s.issuer === undefined)) return `SignerInfo version 1 needs SignedData version 1 and an issuerAndSerialNumber`;
-    if (s.version === 3 && (info.signedDataVersion === 1 || s.subjectKeyIdentifier === undefined)) return `SignerInfo version 3 needs SignedData version 3 and a subjectKeyIdentifier`;
+function cmsVersionProblem(sig: AuthenticodeSignature): string | undefined {
+  const version = sig.signedData.version;
+  if (version !== 1 && version !== 3) return `SignedData version ${version} (the kernel accepts 1 and 3)`;
+  for (const { signerInfo: s } of sig.signers) {
+    if (s.version === 1 && (version !== 1 || s.issuer === undefined)) return `SignerInfo version 1 needs SignedData version 1 and an issuerAndSerialNumber`;
+    if (s.version === 3 && (version === 1 || s.subjectKeyIdentifier === undefined)) return `SignerInfo version 3 needs SignedData version 3 and a subjectKeyIdentifier`;
     if (s.version !== 1 && s.version !== 3) return `SignerInfo version ${s.version} (the kernel accepts 1 and 3)`;
   }
   return undefined;
@@ -222,25 +225,27 @@ function hardFailure(o: SignerOutcome): boolean {
 }
 
 /**
- * Verifies one parsed Authenticode SignedData (an entry or a nested
- * signature) against the image.
+ * Verifies one parsed Authenticode signature (an entry or a nested
+ * signature) against the image: the verifier's reading of the CMS model.
  */
-async function verifyInfo(info: AuthenticodeInfo, index: number, path: string, counted: boolean, nestedCounted: boolean, r: ResolvedVerifyOptions, digestOf: ImageDigests): Promise<SignatureVerdict> {
-  const v = blank(index, path, info.offset, "ok", "", counted);
-  v.digestAlgorithm = info.digestAlgorithm;
-  v.signedDigest = toHex(info.digest);
-  const first = info.signers[0];
+async function verifyInfo(sig: AuthenticodeSignature, index: number, path: string, counted: boolean, nestedCounted: boolean, r: ResolvedVerifyOptions, digestOf: ImageDigests): Promise<SignatureVerdict> {
+  const { spc, signedData: sd } = sig;
+  const imageDigestLabel = authenticodeDigestLabel(spc.digestAlgorithmOid);
+  const v = blank(index, path, sig.offset, "ok", "", counted);
+  v.digestAlgorithm = imageDigestLabel;
+  v.signedDigest = toHex(spc.digest);
+  const first = sig.signers[0]?.signerInfo;
   if (first) {
     v.issuer = first.issuer;
     v.serialNumber = first.serialNumber;
-    v.signatureAlgorithm = first.signatureAlgorithm;
+    v.signatureAlgorithm = oidLabel(first.signatureAlgorithmOid);
     v.signingTime = first.signingTime;
   }
-  if (info.derIssue !== undefined) {
-    v.findings.push({ code: "not-der", severity: "warning", offset: info.offset, message: `not strictly DER (the signature is verified over the original bytes): ${info.derIssue}` });
+  if (sig.derIssue !== undefined) {
+    v.findings.push({ code: "not-der", severity: "warning", offset: sig.offset, message: `not strictly DER (the signature is verified over the original bytes): ${sig.derIssue}` });
   }
   // Nested signatures first, so that they are reported whatever the outer verdict.
-  for (const s of info.signers) {
+  for (const s of sig.signers) {
     for (const [k, n] of s.nestedSignatures.entries()) {
       v.nested.push(await verifyInfo(n, k, `${path}/nested ${v.nested.length}`, nestedCounted, nestedCounted, r, digestOf));
     }
@@ -253,43 +258,44 @@ async function verifyInfo(info: AuthenticodeInfo, index: number, path: string, c
   };
 
   // The image digest (computed now, reported whatever the verdict).
-  const imageAlg = hashOf(info.digestAlgorithmOid);
+  const imageAlg = hashOf(spc.digestAlgorithmOid);
   if (imageAlg !== undefined) {
     v.imageDigest = await digestOf(imageAlg);
     v.digestMatch = v.imageDigest === v.signedDigest;
   }
 
   // mscode_note_content_type: SpcPeImageData, or SPC_INDIVIDUAL_SP_KEY_PURPOSE_OBJID (an old pesign bug).
-  if (info.dataType !== OID.spcPeImageData && info.dataType !== OID.spcIndividualSpKeyPurpose) {
-    return done("unexpected-content-type", `SpcIndirectDataContent.data.type is ${info.dataType}, not SpcPeImageData`);
+  if (spc.dataType !== OID.spcPeImageData && spc.dataType !== OID.spcIndividualSpKeyPurpose) {
+    return done("unexpected-content-type", `SpcIndirectDataContent.data.type is ${spc.dataType}, not SpcPeImageData`);
   }
-  const cms = cmsVersionProblem(info);
+  const cms = cmsVersionProblem(sig);
   if (cms !== undefined) return done("cms-version", cms);
-  if (info.signers.length > 1 && r.strict) {
-    return done("multiple-signers", `${info.signers.length} SignerInfos; Authenticode allows exactly one (the kernel verifies each and needs one trusted)`);
+  if (sig.signers.length > 1 && r.strict) {
+    return done("multiple-signers", `${sig.signers.length} SignerInfos; Authenticode allows exactly one (the kernel verifies each and needs one trusted)`);
   }
   // mscode_note_digest_algo.
-  if (imageAlg === undefined) return done("unsupported-digest", `image digest algorithm ${info.digestAlgorithm} is not SHA-1/256/384/512`);
+  if (imageAlg === undefined) return done("unsupported-digest", `image digest algorithm ${imageDigestLabel} is not SHA-1/256/384/512`);
   if (imageAlg === "sha1" && !(r.options.allowSha1 ?? false)) return done("sha1-not-allowed", "the image digest is SHA-1 (options.allowSha1 is not set)");
   if (r.strict) {
-    for (const s of info.signers) {
+    const digestAlgorithms = sd.digestAlgorithmOids.map(authenticodeDigestLabel);
+    for (const { signerInfo: s } of sig.signers) {
       const label = digestLabel(s.digestAlgorithmOid);
-      if (s.digestAlgorithmOid !== info.digestAlgorithmOid || !info.digestAlgorithms.includes(label)) {
+      if (s.digestAlgorithmOid !== spc.digestAlgorithmOid || !digestAlgorithms.includes(label)) {
         return done(
           "digest-algorithm-mismatch",
-          `SignedData.digestAlgorithms {${info.digestAlgorithms.join(", ")}}, SignerInfo ${label}, SpcIndirectDataContent ${info.digestAlgorithm} must agree (the kernel does not check)`,
+          `SignedData.digestAlgorithms {${digestAlgorithms.join(", ")}}, SignerInfo ${label}, SpcIndirectDataContent ${imageDigestLabel} must agree (the kernel does not check)`,
         );
       }
     }
   }
-  const certs = parseMessageCertificates(info.certificates);
-  if (!Array.isArray(certs)) return done("certificate-malformed", `certificate ${certs.index} of the signature: ${certs.error.toLine()}`);
+  const bad = certificateProblem(sd.certificates);
+  if (bad !== undefined) return done("certificate-malformed", `certificate ${bad.index} of the signature: ${bad.error.toLine()}`);
 
-  const ctx = signerContext(r, info.signedContent, info.spcIndirectDataRaw, "required", OID.spcIndirectDataContent);
+  const ctx = signerContext(r, spc.content, spc.raw, "required", OID.spcIndirectDataContent);
   const outcomes: SignerOutcome[] = [];
-  for (const s of info.signers) outcomes.push(await verifySignerInfo(s, certs, ctx));
+  for (const s of sig.signers) outcomes.push(await verifySignerInfo(s.signerInfo, sd.certificates, ctx));
   const chosen = outcomes.find(hardFailure) ?? outcomes.find((o) => o.verdict === "valid") ?? (outcomes[0] as SignerOutcome);
-  const si = info.signers[outcomes.indexOf(chosen)];
+  const si = sig.signers[outcomes.indexOf(chosen)]?.signerInfo;
   if (si) {
     v.issuer = si.issuer;
     v.serialNumber = si.serialNumber;
@@ -310,22 +316,24 @@ async function verifyInfo(info: AuthenticodeInfo, index: number, path: string, c
 
 /** Fills the informational fields of a verdict from the entry's PKCS#7, if it can be read; never throws for bad input. */
 async function describeEntry(v: SignatureVerdict, e: WinCertificate, digestOf: ImageDigests): Promise<void> {
-  let info: AuthenticodeInfo;
+  let sig: AuthenticodeSignature;
   try {
-    info = readAuthenticodeInfo(e.bCertificate, e.contentOffset);
+    sig = parseAuthenticode(e.bCertificate, e.contentOffset);
   } catch (err) {
     if (isKimageError(err)) return;
     throw err;
   }
-  const s = info.signers[0];
-  v.digestAlgorithm = info.digestAlgorithm;
-  v.signedDigest = toHex(info.digest);
+  const s = sig.signers[0]?.signerInfo;
+  const certs = sig.signedData.certificates;
+  v.digestAlgorithm = authenticodeDigestLabel(sig.spc.digestAlgorithmOid);
+  v.signedDigest = toHex(sig.spc.digest);
   v.issuer = s?.issuer;
   v.serialNumber = s?.serialNumber;
-  v.signatureAlgorithm = s?.signatureAlgorithm;
+  v.signatureAlgorithm = s === undefined ? undefined : oidLabel(s.signatureAlgorithmOid);
   v.signingTime = s?.signingTime;
-  v.signer = s !== undefined && s.certificateIndex >= 0 ? info.certificates[s.certificateIndex]?.subject : undefined;
-  const alg = hashOf(info.digestAlgorithmOid);
+  const i = s === undefined ? -1 : signerCertificateIndex(s, certs);
+  v.signer = i >= 0 ? certs[i]?.subject : undefined;
+  const alg = hashOf(sig.spc.digestAlgorithmOid);
   if (alg !== undefined) {
     v.imageDigest = await digestOf(alg);
     v.digestMatch = v.imageDigest === v.signedDigest;
@@ -411,14 +419,14 @@ async function verifyResolved(bytes: Uint8Array, r: ResolvedVerifyOptions, base:
       // Blocked before the PKCS#7 was looked at: still say what it claims.
       await describeEntry(v, e, digestOf);
     } else {
-      let info: AuthenticodeInfo | undefined;
+      let sig: AuthenticodeSignature | undefined;
       try {
-        info = readAuthenticodeInfo(e.bCertificate, e.contentOffset);
+        sig = parseAuthenticode(e.bCertificate, e.contentOffset);
       } catch (err) {
         if (!isKimageError(err)) throw err;
         v = blank(e.index, path, e.contentOffset, err.code, `pkcs7_parse_message: ${err.toLine()}`, counted);
       }
-      if (info !== undefined) v = await verifyInfo(info, e.index, path, counted, r.mode === "any", r, digestOf);
+      if (sig !== undefined) v = await verifyInfo(sig, e.index, path, counted, r.mode === "any", r, digestOf);
     }
     const verdict = v as SignatureVerdict;
     verdict.findings.unshift(...mine.filter((f) => f.code !== verdict.reason));
@@ -506,9 +514,10 @@ export interface VerifyChainOptions extends VerifyOptions {
 
 /**
  * Verifies the Authenticode signature of every PE layer of an image: the
- * layers come from `inspect()` (src/inspect/registry.ts), and every layer whose
- * input is a PE with bytes of its own is verified (an EFI stub that fronts
- * the same bytes is verified once). Today that is the outer PE; zboot and
+ * layers and the bytes each one parsed (`InspectResult.inputs`) come from
+ * `inspect()` (src/inspect/registry.ts), and every layer whose input is a PE
+ * with bytes of its own is verified (an EFI stub that fronts the same bytes
+ * is verified once). Today that is the outer PE; zboot and
  * UKI payloads that are PEs with their own certificate table are verified
  * as they become layers.
  *
@@ -518,9 +527,9 @@ export interface VerifyChainOptions extends VerifyOptions {
 export async function verifyChain(bytes: Uint8Array, options: VerifyChainOptions = {}): Promise<ChainVerdict> {
   const r = resolveOptions(options);
   const findings: Finding[] = [];
-  let layers: Layer[];
+  let walk: InspectResult;
   try {
-    layers = (await inspect(bytes, options.inspect)).layers;
+    walk = await inspect(bytes, options.inspect);
   } catch (e) {
     if (!isKimageError(e)) throw e;
     if (!probePe(bytes)) {
@@ -529,21 +538,19 @@ export async function verifyChain(bytes: Uint8Array, options: VerifyChainOptions
     }
     // The outer PE is still verified when an inner layer cannot be walked.
     findings.push({ code: "layer-walk-failed", severity: "warning", offset: e.offset, message: `inspect() failed, only the outer PE is verified: ${e.toLine()}` });
-    layers = [{ format: PE_LAYER, offset: 0, size: bytes.length, summary: "", fields: {}, findings: [] }];
+    walk = { layers: [{ format: PE_LAYER, offset: 0, size: bytes.length, summary: "", fields: {}, findings: [] }], inputs: [bytes] };
   }
+  const { layers, inputs } = walk;
   const out: LayerVerdict[] = [];
-  let input = bytes;
-  let inputOffset = 0;
   let last: Uint8Array | undefined;
   for (const [index, layer] of layers.entries()) {
+    // The bytes this layer parsed, and their absolute offset: where the layer before put its payload.
+    const input = inputs[index] as Uint8Array;
+    const inputOffset = index === 0 ? 0 : (layers[index - 1]?.payload?.offset ?? 0);
     const same = last !== undefined && last.buffer === input.buffer && last.byteOffset === input.byteOffset && last.length === input.length;
     if (layer.format === PE_LAYER && !same) {
       out.push({ index, format: layer.format, offset: layer.offset, size: layer.size, verdict: await verifyResolved(input, r, Math.max(inputOffset, 0)) });
       last = input;
-    }
-    if (layer.payload) {
-      input = layer.payload.bytes;
-      inputOffset = layer.payload.offset;
     }
   }
   const outer = out[0];

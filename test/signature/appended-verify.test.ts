@@ -28,7 +28,7 @@ import {
   parseAppendedSignature,
   verifyAppendedSignature,
 } from "../../src/signature/appended.js";
-import { parseCertificate } from "../../src/cms/x509.js";
+import { parseCertificate } from "../../src/cms/certificate.js";
 import { decompressXz } from "../../src/codecs/xz.js";
 import { nodeHashProvider } from "../../src/node/index.js";
 import { haveTool, readBytes, requireReal, type RealFixture } from "../support/real.js";

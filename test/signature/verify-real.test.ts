@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { verifyAuthenticode, verifyChain } from "../../src/signature/verify.js";
 import { parseShimVendorCert } from "../../src/signature/shim.js";
-import { parseCertificate } from "../../src/cms/x509.js";
+import { parseCertificate } from "../../src/cms/certificate.js";
 import { parsePe } from "../../src/formats/pe/parse.js";
 import { parseSbat } from "../../src/formats/pe/sbat.js";
 import { authenticodeDigest } from "../../src/formats/pe/authenticode.js";

@@ -14,7 +14,9 @@ import {
   parseEfiSignatureLists,
 } from "../../src/signature/efi-siglist.js";
 import { parseShimVendorCert } from "../../src/signature/shim.js";
-import { ecdsaDerToRaw, ecdsaRawToDer, parseCertificate, readDigestInfo, rsaRecoverDigestInfo } from "../../src/cms/x509.js";
+import { ecdsaDerToRaw, ecdsaRawToDer, rsaRecoverDigestInfo } from "../../src/signature/crypto.js";
+import { parseCertificate } from "../../src/cms/certificate.js";
+import { readDigestInfo } from "../../src/cms/digest-info.js";
 import { VERDICT_REASONS, checkSbat, parseSbatLevel, reasonVerdict } from "../../src/signature/policy.js";
 import { verifyChain } from "../../src/signature/verify.js";
 import { KimageError } from "../../src/core/errors.js";

@@ -1,15 +1,34 @@
 /**
- * Pieces of RFC 5280 that both the Authenticode reader (signature/pkcs7-info)
- * and the X.509 verifier (signature/x509) parse: distinguished names,
- * AlgorithmIdentifier, and serial numbers as hex.
+ * The small RFC 5280 pieces every CMS/X.509 structure uses: distinguished
+ * names, AlgorithmIdentifier, serial numbers as hex, and the labels kimage
+ * prints for algorithm OIDs.
  *
  * @module
  */
 
 import { toHex } from "../core/bytes.js";
 import { KimageError } from "../core/errors.js";
-import { children, childrenCount, expect, readOid, readString, TAG, type Tlv } from "../asn1/der.js";
-import { dnAttributeLabel, OID } from "../asn1/oids.js";
+import { children, childrenCount, expect, parseDer, readOid, readString, TAG, type Tlv } from "../asn1/der.js";
+import { digestNameOf, dnAttributeLabel, OID } from "../asn1/oids.js";
+import { X509_LAYER } from "./errors.js";
+
+/** Digest algorithms Authenticode images are hashed with, by name. */
+export type AuthenticodeDigestName = "sha1" | "sha256" | "sha384" | "sha512";
+
+/**
+ * A digest algorithm: one of {@link AuthenticodeDigestName}, or the dotted
+ * OID when it is none of them.
+ */
+export type DigestAlgorithm = AuthenticodeDigestName | (string & {});
+
+/**
+ * The label the Authenticode reader gives a digest OID: its name when it is
+ * SHA-1/256/384/512, else the dotted OID (MD5 and SHA-224 included).
+ */
+export function authenticodeDigestLabel(oid: string): DigestAlgorithm {
+  const n = digestNameOf(oid);
+  return n === "sha1" || n === "sha256" || n === "sha384" || n === "sha512" ? n : oid;
+}
 
 /** One attribute of a distinguished name. */
 export interface NameAttribute {
@@ -23,9 +42,11 @@ export interface NameAttribute {
 
 /** A parsed Name: its RDNs in encoding order, its RFC 4514 text and its last commonName. */
 export interface ParsedName {
+  /** The RelativeDistinguishedNames in encoding order (least specific first). */
   rdns: NameAttribute[][];
   /** RFC 4514: most specific RDN first, `+` between the values of one RDN. */
   text: string;
+  /** The last commonName with a string value, if any. */
   cn: string | undefined;
 }
 
@@ -90,6 +111,16 @@ export function parseName(t: Tlv, what: string, layer: string): ParsedName {
   return { rdns, text: rdnTexts.reverse().join(","), cn };
 }
 
+/**
+ * An RFC 4514 string of a DER Name (e.g. a SignerInfo's issuer), most
+ * specific RDN first.
+ *
+ * @throws KimageError `asn1-*` (layer `x509`) when `der` is not one DER Name.
+ */
+export function nameText(der: Uint8Array, base = 0): string {
+  return parseName(parseDer(der, base, { layer: X509_LAYER }), "Name", X509_LAYER).text;
+}
+
 /** RFC 4514 section 2.4 escaping of an attribute value. */
 export function escapeDn(s: string): string {
   let out = "";
@@ -102,14 +133,27 @@ export function escapeDn(s: string): string {
   return out;
 }
 
+/** A parsed AlgorithmIdentifier. */
+export interface AlgorithmIdentifier {
+  /** Dotted OID of the algorithm. */
+  oid: string;
+  /** The parameters TLV, when present. */
+  parameters: Tlv | undefined;
+}
+
 /*
  * AlgorithmIdentifier  ::=  SEQUENCE  {
  *      algorithm               OBJECT IDENTIFIER,
  *      parameters              ANY DEFINED BY algorithm OPTIONAL  }
  *                                 -- RFC 5280 section 4.1.1.2
  */
-/** Parses an AlgorithmIdentifier. */
-export function parseAlgorithmIdentifier(t: Tlv, what: string): { oid: string; parameters: Tlv | undefined } {
+/**
+ * Parses an AlgorithmIdentifier.
+ *
+ * @throws KimageError `asn1-malformed` for anything but a SEQUENCE of an OID
+ *   and at most one parameters value.
+ */
+export function parseAlgorithmIdentifier(t: Tlv, what: string): AlgorithmIdentifier {
   expect(t, TAG.SEQUENCE, what);
   const k = childrenCount(t, 1, 2, what);
   return { oid: readOid(k[0] as Tlv, `${what}.algorithm`), parameters: k[1] };
