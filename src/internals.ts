@@ -47,7 +47,7 @@ export * from "./signature/policy.js";
 export * from "./signature/appended.js";
 export * from "./signature/shim.js";
 export * from "./signature/efi-siglist.js";
-export { parseCertificate, type ParsedCertificate, type PublicKeyInfo } from "./cms/x509.js";
+export { parseCertificate, type ParsedCertificate, type PublicKeyInfo } from "./cms/certificate.js";
 export { parseTrustAnchors, pemBlocks, type PemBlock } from "./signature/trust.js";
 export * from "./signature/sign.js";
 export * from "./signature/sign-appended.js";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseCertificate } from "../cms/x509.js";
+import { parseCertificate } from "../cms/certificate.js";
 import { isKimageError } from "../core/errors.js";
 import { pemBlocks } from "../signature/trust.js";
 import { readInput } from "./io.js";
