@@ -2,7 +2,7 @@
 // every algorithm, for multi-part input, and the default is chosen lazily.
 import { createHash, webcrypto } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HASH_ALGORITHMS, HASH_LENGTH, defaultHashProvider, pureJsHashProvider, toHex, webCryptoHashProvider } from "../../src/index.js";
+import { HASH_ALGORITHMS, HASH_LENGTH, defaultHashProvider, pureJsHashProvider, toHex, webCryptoHashProvider } from "../../src/internals.js";
 import { nodeHashProvider } from "../../src/node/index.js";
 
 const parts = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(1000).fill(0xa5), new Uint8Array([9])];

@@ -3,7 +3,7 @@
 // its own error code or finding; nothing else ever escapes.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { authenticodeDigest, authenticodeRanges, isKimageError, parsePe, type ErrorCode } from "../../src/index.js";
+import { authenticodeDigest, authenticodeRanges, isKimageError, parsePe, type ErrorCode } from "../../src/internals.js";
 import { nodeHashProvider } from "../../src/node/index.js";
 import { buildPe, flipByte, withU16, withU32, type BuiltPe } from "../support/pe-builder.js";
 
@@ -302,7 +302,7 @@ describe("CVE-2013-3900: data after the DER inside dwLength", () => {
 
 describe("sections by name and .sbat", () => {
   it("finds sections by name and parses .sbat rows", async () => {
-    const { sectionByName, sectionData, parseSbat } = await import("../../src/index.js");
+    const { sectionByName, sectionData, parseSbat } = await import("../../src/internals.js");
     const csv = "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nlinux,1,Debian,linux,6.1,https://www.debian.org/\n";
     const sbat = new TextEncoder().encode(csv);
     const built = buildPe({ sections: [{ name: ".text", data: 0x100 }, { name: ".sbat", data: sbat, characteristics: 0x40000040 }] });

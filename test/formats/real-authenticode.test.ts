@@ -4,7 +4,7 @@
 // `pesign -h -P` where the file is unsigned. The CLI (`kimage digest --json`)
 // is checked file by file too.
 import { describe, expect, it } from "vitest";
-import { authenticodeDigest, isHashAlgorithm, parsePe, readAuthenticodeInfo, toHex } from "../../src/index.js";
+import { authenticodeDigest, isHashAlgorithm, parsePe, readAuthenticodeInfo, toHex } from "../../src/internals.js";
 import { nodeHashProvider } from "../../src/node/index.js";
 import { flipByte } from "../support/pe-builder.js";
 import { haveTool, isPe, readBytes, requireReal, run } from "../support/real.js";

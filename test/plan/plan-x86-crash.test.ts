@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSegments, memoryMap, parseElf, planX86_64Crash } from "../../src/index.js";
+import { checkSegments, memoryMap, parseElf, planX86_64Crash } from "../../src/internals.js";
 import { haveTool, readBytes, requireReal } from "../support/real.js";
 
 const k = requireReal("trixie amd64 kernel", (f) => f.suite === "trixie" && f.arch === "amd64" && f.kind === "kernel" && !f.signedPackage);
