@@ -17,6 +17,8 @@
 
 import { KimageError } from "../core/errors.js";
 import { CODECS, type Codec, type DecompressOptions } from "./types.js";
+import { createBzip2StreamDecoder } from "./bzip2.js";
+import { createGzipStreamDecoder } from "./gzip.js";
 import type { StreamSink } from "./window.js";
 
 export type { StreamSink } from "./window.js";
@@ -58,6 +60,8 @@ export type StreamDecoderFactory = (sink: StreamSink, options?: StreamDecodeOpti
  */
 const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
   // gzip, bzip2
+  gzip: createGzipStreamDecoder,
+  bzip2: createBzip2StreamDecoder,
 
   // zstd, lz4, lzo
 

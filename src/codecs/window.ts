@@ -111,8 +111,14 @@ export class WindowOutput {
     }
   }
 
-  /** Emits every byte still in the buffer (the end of the stream); the buffer keeps them as history. */
+  /**
+   * Emits every byte still in the buffer (the end of the stream); the buffer keeps them as history.
+   *
+   * @throws KimageError `limit` when more than `maxOutput` bytes were written (a decoder that wrote
+   * past what `ensure` checked): no byte past the limit reaches the sink.
+   */
   finish(): void {
+    if (this.total > this.max) this.overLimit();
     const pending = this.total - this.emitted;
     if (pending > 0) this.emit(this.buf.subarray(this.length - pending, this.length));
   }
