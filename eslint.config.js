@@ -5,7 +5,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "fixtures/**", "coverage/**", "test-results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "fixtures/**", "coverage/**", "test-results/**", "docs-site/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

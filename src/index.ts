@@ -19,7 +19,7 @@
  * const { hex } = await authenticodeDigest(bytes, "sha256");
  * ```
  *
- * @module
+ * @module kimage
  */
 
 // Errors: every failure caused by input is a KimageError with a stable code, the layer and the byte offset.
