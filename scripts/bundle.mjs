@@ -21,6 +21,10 @@ for (const input of Object.keys(r.metafile.inputs)) {
 // The CLI as one file: `node dist/cli.js` then loads one module instead of
 // about a hundred (measured: ~70 ms less per invocation). dist/cli/*.js stay
 // for the typed library build; the bin is this bundle.
+// Whitespace and syntax are minified (600 kB → 445 kB: Node reads, decodes and
+// pre-parses less at every start; measured ~40 ms less CPU per start on a
+// loaded 2-core machine, issue 12); identifiers are kept, so that an internal
+// error's stack still names the functions.
 await build({
   entryPoints: ["dist/cli.js"],
   bundle: true,
@@ -29,5 +33,7 @@ await build({
   target: "node20",
   outfile: "dist/cli.js",
   allowOverwrite: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
 });

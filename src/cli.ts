@@ -28,6 +28,7 @@ import { planCommand } from "./cli/plan.js";
 import { signCommand } from "./cli/sign.js";
 import { verifyCommand } from "./cli/verify.js";
 import { shouldColor } from "./cli/colour.js";
+import { createProgressBar, type ProgressBar } from "./cli/progress.js";
 import { writeStdout } from "./node/stdio.js";
 import { errnoText } from "./cli/io.js";
 import { commandHelp, globalHelp, usageLines } from "./cli/usage.js";
@@ -117,7 +118,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: [...rest], allowPositionals: true, strict: true, options: { ...command.options, help: { type: "boolean", short: "h" } } });
+      parsed = parseArgs({
+        args: [...rest],
+        allowPositionals: true,
+        strict: true,
+        options: { ...command.options, help: { type: "boolean", short: "h" }, quiet: { type: "boolean", short: "q" } },
+      });
     } catch (e) {
       throw new UsageError(parseArgsMessage(e));
     }
@@ -130,7 +136,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     const required = spec.filter((p) => !p.startsWith("[")).length;
     if (parsed.positionals.length < required) throw new UsageError(`missing ${String(spec[parsed.positionals.length]).replace(/\.\.\.$/, "")}`);
     if (!variadic && parsed.positionals.length > spec.length) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[spec.length])}`);
-    return await command.run({ io, values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals });
+    const { quiet, help: _help, ...values } = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    const bar = io === defaultIo ? stderrProgressBar(Boolean(quiet)) : undefined;
+    const runIo = bar?.enabled ? progressIo(io, bar) : io;
+    try {
+      return await command.run({ io: runIo, values, positionals: parsed.positionals });
+    } finally {
+      bar?.end();
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       const msg = e.message.startsWith(`${command.name}: `) ? e.message : `${command.name}: ${e.message}`;
@@ -158,6 +171,35 @@ const defaultIo: CliIo = {
     return shouldColor(process.stdout, process.env);
   },
 };
+
+/** The progress bar on standard error (drawn only on a terminal, see progress.ts). */
+function stderrProgressBar(quiet: boolean): ProgressBar {
+  // KIMAGE_PROGRESS_DELAY_MS: for tests only, to see the bar on quick work.
+  const delay = Number(process.env.KIMAGE_PROGRESS_DELAY_MS);
+  return createProgressBar({ stream: process.stderr, env: process.env, quiet, ...(Number.isFinite(delay) && process.env.KIMAGE_PROGRESS_DELAY_MS ? { delayMs: delay } : {}) });
+}
+
+/** `io` with progress going to `bar`, and the bar's line erased before any other output on the terminal. */
+function progressIo(io: CliIo, bar: ProgressBar): CliIo {
+  return {
+    out: (s) => {
+      bar.clear();
+      io.out(s);
+    },
+    err: (s) => {
+      bar.clear();
+      io.err(s);
+    },
+    write: (bytes) => {
+      bar.clear();
+      return (io.write ?? writeStdout)(bytes);
+    },
+    get color() {
+      return io.color;
+    },
+    progress: bar.update,
+  };
+}
 
 /** The exit status for a failed write to standard output, after reporting it (EPIPE: silently, 141 as SIGPIPE). */
 export function outputErrorStatus(e: NodeJS.ErrnoException, err: (s: string) => void): number {

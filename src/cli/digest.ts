@@ -29,7 +29,8 @@ export const digestCommand: Command = {
     const alg = String(values.alg);
     if (!isHashAlgorithm(alg)) throw new UsageError("--alg must be sha1, sha256, sha384 or sha512");
     return eachFile(io, positionals, { json: Boolean(values.json), stringify: (d) => JSON.stringify(d), blankLine: false }, async (file, multi) => {
-      const bytes = await readInput(file);
+      const bytes = await readInput(file, io.progress);
+      io.progress?.({ phase: "digest", done: 0 });
       const d = await authenticodeDigest(bytes, alg, { hash: nodeHashProvider });
       for (const f of d.layout.findings) {
         if (f.severity === "warning") io.err(`kimage: ${multi ? `${file}: ` : ""}warning: ${f.code}${f.offset >= 0 ? ` @ 0x${f.offset.toString(16)}` : ""}: ${f.message}`);

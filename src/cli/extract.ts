@@ -8,7 +8,8 @@
  * @module
  */
 
-import { inspect } from "../inspect/registry.js";
+import { inspect, type InspectOptions } from "../inspect/registry.js";
+import { formatBytes, type WithProgress } from "./progress.js";
 import { outputName, readInput, writeOutput } from "./io.js";
 import { UsageError, type Command } from "./types.js";
 
@@ -40,12 +41,16 @@ export const extractCommand: Command = {
       throw new UsageError("extract: give --layer N or --innermost");
     }
     const out = String(values.output);
-    const bytes = await readInput(positionals[0] as string);
-    const { layers, inputs } = await inspect(bytes, { decode: "full" });
+    const progress = io.progress;
+    const bytes = await readInput(positionals[0] as string, progress);
+    const inspectOptions: InspectOptions & WithProgress = { decode: "full", ...(progress ? { onProgress: progress } : {}) };
+    progress?.({ phase: "decode", done: 0 });
+    const { layers, inputs } = await inspect(bytes, inspectOptions);
     // The innermost bytes: the last layer's payload when no format recognised it
     // (e.g. the raw arm Image inside a zImage's xz), else the last layer's input.
     const last = layers[layers.length - 1];
     if (n === undefined && last?.payload) {
+      progress?.({ phase: `write ${formatBytes(last.payload.bytes.length)}`, done: 0 });
       await writeOutput(out, last.payload.bytes, io);
       io.err(`kimage: the payload of layer ${layers.length - 1} (${last.format}): wrote ${last.payload.bytes.length} bytes to ${outputName(out)}`);
       return 0;
@@ -54,6 +59,7 @@ export const extractCommand: Command = {
     const layer = layers[i];
     const data = inputs[i];
     if (!layer || !data) throw new UsageError(`extract: there are ${layers.length} layer(s) (0..${layers.length - 1})`);
+    progress?.({ phase: `write ${formatBytes(data.length)}`, done: 0 });
     await writeOutput(out, data, io);
     io.err(`kimage: layer ${i} (${layer.format}): wrote ${data.length} bytes to ${outputName(out)}`);
     return 0;

@@ -12,14 +12,15 @@
  * @module
  */
 
-import { inspect } from "../inspect/registry.js";
-import { kernelIdentity } from "../inspect/identity.js";
+import { inspect, type InspectOptions } from "../inspect/registry.js";
+import { kernelIdentity, type IdentityOptions } from "../inspect/identity.js";
 import { nodeCodecProviders } from "../node/codecs.js";
 import { hasAppendedSignature } from "../signature/appended.js";
 import { eachFile } from "./files.js";
 import { readInput } from "./io.js";
 import { layerJson, renderTree } from "./render.js";
 import { renderSummary } from "./summary.js";
+import type { WithProgress } from "./progress.js";
 import type { Command } from "./types.js";
 
 /** The inspect command. */
@@ -44,9 +45,16 @@ export const inspectCommand: Command = {
   run({ io, values, positionals }) {
     const full = Boolean(values.full);
     return eachFile(io, positionals, { json: Boolean(values.json), stringify: (d) => JSON.stringify(d, null, 2), blankLine: true }, async (file) => {
-      const bytes = await readInput(file);
-      const result = await inspect(bytes, { decode: full ? "full" : "peek" });
-      const id = await kernelIdentity(result, { depth: full ? "full" : "headers", bytes, providers: nodeCodecProviders });
+      const progress = io.progress;
+      const bytes = await readInput(file, progress);
+      // onProgress is passed through a widened options object: it compiles
+      // whether or not the library's option types declare it yet.
+      const inspectOptions: InspectOptions & WithProgress = { decode: full ? "full" : "peek", ...(progress ? { onProgress: progress } : {}) };
+      progress?.({ phase: full ? "inspect --full" : "inspect", done: 0 });
+      const result = await inspect(bytes, inspectOptions);
+      const identityOptions: IdentityOptions & WithProgress = { depth: full ? "full" : "headers", bytes, providers: nodeCodecProviders, ...(progress ? { onProgress: progress } : {}) };
+      progress?.({ phase: "identity", done: 0 });
+      const id = await kernelIdentity(result, identityOptions);
       const identity = { version: id.version, buildId: id.buildId, config: id.config };
       if (values.json) return { status: 0, json: { file, identity, layers: result.layers.map(layerJson) } };
       if (values.verbose) {

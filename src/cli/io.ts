@@ -6,9 +6,10 @@
  * @module
  */
 
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { readImage } from "../node/index.js";
 import { readStdin, writeStdout } from "../node/stdio.js";
+import type { ProgressSink } from "./progress.js";
 import { UnreadableError, UnwritableError, type CliIo } from "./types.js";
 
 /** How an errno error reads in a one-line message: `ENOENT`, or the message. */
@@ -20,13 +21,32 @@ export function errnoText(e: unknown): string {
   return what ? `${code} (${what})` : code;
 }
 
-/** Reads a whole input file, or standard input for `-`; throws {@link UnreadableError} when it cannot be read. */
-export async function readInput(path: string): Promise<Uint8Array> {
+/**
+ * Reads a whole file in one synchronous call (a view of the Buffer, no copy).
+ * The CLI reads one file at a time and has nothing else to do meanwhile, so
+ * the chunked asynchronous read (fs.promises.readFile: 512 kB reads, each a
+ * trip through the thread pool and the event loop) only adds idle time:
+ * 49 ms of a 216 ms `verify` on a 48.7 MB kernel (issue 12).
+ */
+export function readFileWhole(path: string): Uint8Array {
+  const b = readFileSync(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Reads a whole input file, or standard input for `-`; throws
+ * {@link UnreadableError} when it cannot be read. Reports a `read` progress
+ * event with the size read, when `progress` is given.
+ */
+export async function readInput(path: string, progress?: ProgressSink): Promise<Uint8Array> {
+  let bytes: Uint8Array;
   try {
-    return path === "-" ? await readStdin() : await readImage(path);
+    bytes = path === "-" ? await readStdin() : readFileWhole(path);
   } catch (e) {
     throw new UnreadableError(`cannot read ${path === "-" ? "standard input" : path}: ${errnoText(e)}`);
   }
+  progress?.({ phase: "read", done: bytes.length, total: bytes.length });
+  return bytes;
 }
 
 /** How an output path is named in messages. */

@@ -6,6 +6,7 @@
  */
 
 import type { ParseArgsConfig } from "node:util";
+import type { ProgressSink } from "./progress.js";
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
@@ -17,6 +18,12 @@ export interface CliIo {
   write?(bytes: Uint8Array): Promise<void>;
   /** Whether standard output may carry ANSI colours (a terminal, NO_COLOR unset); default false. */
   color?: boolean;
+  /**
+   * Receives progress events (the library's `onProgress` and the CLI's own
+   * steps); the CLI draws them as a bar on standard error (see progress.ts).
+   * Absent: no progress is reported.
+   */
+  progress?: ProgressSink;
 }
 
 /** What a command's `run` receives. */

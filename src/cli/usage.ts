@@ -102,6 +102,7 @@ function optionLines(command: Command, width: number): string[] {
     const extra = [o.multiple ? "repeatable" : "", o.type === "string" && typeof o.default === "string" ? `default ${o.default}` : ""].filter(Boolean);
     return [flags, extra.length > 0 ? `${help}${help ? " " : ""}(${extra.join("; ")})` : help];
   });
+  entries.push(["-q, --quiet", "no progress bar on standard error (one shows only on a terminal, when the work takes longer than 0.3 s and NO_COLOR is unset)"]);
   entries.push(["-h, --help", "show this help and exit"]);
   const col = Math.max(...entries.map(([f]) => f.length).filter((n) => n <= 26));
   const lines: string[] = [];

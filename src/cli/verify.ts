@@ -103,7 +103,8 @@ export const verifyCommand: Command = {
     const trust = await readCertificateFiles((values.cert as string[] | undefined) ?? []);
     const sbatLevel = values["sbat-level"] !== undefined ? new TextDecoder().decode(await readInput(String(values["sbat-level"]))) : undefined;
     return eachFile(io, positionals, { json: Boolean(values.json), stringify: toJson, blankLine: true }, async (file, multi) => {
-      const bytes = await readInput(file);
+      const bytes = await readInput(file, io.progress);
+      io.progress?.({ phase: "verify", done: 0 });
       const auto = requested === "auto" ? autoMode(bytes) : undefined;
       const mode = auto?.mode ?? (requested as PolicyMode);
       const options: VerifyOptions = {
