@@ -42,7 +42,7 @@ describe("progress bar: the pieces", () => {
       expect(renderProgress({ phase: "decode lzma", done: 1, total: 3 }, w).length).toBeLessThan(Math.max(w, 11));
     }
     expect(formatBytes(999)).toBe("999 B");
-    expect(formatBytes(48_746_432)).toBe("48.7 MB");
+    expect(formatBytes(48_700_001)).toBe("48.7 MB");
   });
 
   it("draws nothing before the delay, then draws on events (throttled) and erases its line on clear and end", () => {

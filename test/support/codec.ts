@@ -232,8 +232,11 @@ let vmlinuxCache: Uint8Array | null | undefined;
  */
 export async function realVmlinux(): Promise<Uint8Array | null> {
   if (vmlinuxCache !== undefined) return vmlinuxCache;
-  const f = `${REAL}bookworm/amd64/linux-image-6.1.0-50-amd64-unsigned/vmlinuz-6.1.0-50-amd64`;
-  if (!existsSync(f)) {
+  // The unsigned bookworm amd64 kernel, found through the manifest (never by its version).
+  const manifest = existsSync(`${REAL}manifest.json`) ? (JSON.parse(readFileSync(`${REAL}manifest.json`, "utf8")) as { path: string; suite: string; arch: string; kind: string; signedPackage: boolean }[]) : [];
+  const entry = manifest.find((e) => e.suite === "bookworm" && e.arch === "amd64" && e.kind === "kernel" && !e.signedPackage);
+  const f = entry ? `${REAL}${entry.path}` : "";
+  if (!f || !existsSync(f)) {
     if (process.env.KIMAGE_REQUIRE_REAL === "1") throw new Error("fixtures/real is absent and KIMAGE_REQUIRE_REAL=1");
     console.warn("SKIP: fixtures/real is absent (run `npm run fixtures`): real vmlinux tests skipped");
     return (vmlinuxCache = null);
