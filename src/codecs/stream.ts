@@ -18,6 +18,8 @@
 import { KimageError } from "../core/errors.js";
 import { CODECS, type Codec, type DecompressOptions } from "./types.js";
 import type { StreamSink } from "./window.js";
+import { createXzStreamDecoder } from "./xz.js";
+import { createLzmaStreamDecoder } from "./lzma-alone.js";
 
 export type { StreamSink } from "./window.js";
 
@@ -62,6 +64,8 @@ const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
   // zstd, lz4, lzo
 
   // xz, lzma
+  xz: createXzStreamDecoder,
+  lzma: createLzmaStreamDecoder,
 };
 
 /** The codecs that have a streaming decoder. */
