@@ -66,6 +66,21 @@ export interface Layer<H = unknown> {
   readonly header?: H;
 }
 
+/**
+ * Progress of a long step (decoding a compressed payload): `phase` names it
+ * (e.g. "decode xz"), `done` is how far it got (compressed bytes consumed),
+ * `total` the amount when known (the compressed size). Reported at most
+ * about every MiB, and once at the end of the step.
+ */
+export interface Progress {
+  phase: string;
+  done: number;
+  total?: number;
+}
+
+/** Receives {@link Progress} reports; must not throw. */
+export type ProgressCallback = (p: Progress) => void;
+
 /** Context passed to {@link FormatModule.parse}. */
 export interface ParseContext {
   /** Absolute offset of `bytes[0]` in the outermost input (-1 for decoded data). */
@@ -90,6 +105,14 @@ export interface ParseContext {
    * {@link FormatModule.trimPadding}); it never imports the formats itself.
    */
   formats?: readonly FormatModule[];
+  /** Progress of decoding (see {@link Progress}). */
+  onProgress?: ProgressCallback;
+  /**
+   * True when an outer layer already names the kernel release (a bzImage's
+   * `kernel_version`): a codec layer in "peek" mode then need not decode on
+   * to find the `linux_banner`.
+   */
+  versionKnown?: boolean;
 }
 
 /** Where {@link FormatModule.trimPadding} cuts decoded data, and why. */

@@ -26,7 +26,7 @@ import { zImageFormat } from "../formats/zimage/format.js";
 import { createCompressedFormats, type DecodedStream } from "../formats/compressed/format.js";
 import { probeTable } from "../format/table.js";
 import { layerHeader } from "../format/layer.js";
-import type { FormatModule, Layer, ParseContext } from "../format/types.js";
+import type { FormatModule, Layer, ParseContext, ProgressCallback } from "../format/types.js";
 
 /**
  * The library's codec layers, in probe order (gzip, zstd, xz, lz4, bzip2,
@@ -81,6 +81,13 @@ export interface InspectOptions {
   decode?: "full" | "peek";
   /** Stop after the first layer of this format (the layers inside it are not parsed or decoded). */
   stopAfter?: string;
+  /**
+   * Progress of the long steps (decoding a compressed payload):
+   * `{ phase: "decode xz", done, total }` with `done` the compressed bytes
+   * consumed and `total` the compressed size, at most about every MiB and
+   * once when the step ends. See {@link Progress}.
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** The result of {@link inspect}. */
@@ -115,6 +122,7 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
   let offset = 0;
   let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize"> = {};
   let seen = new Set<string>();
+  let versionKnown = false;
   for (let depth = 0; depth < maxDepth; depth++) {
     let f = probeFormat(cur, formats, seen);
     if (!f) {
@@ -123,7 +131,9 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
       if (offset !== -1 || layers.length === 0 || cur.length === 0) break;
       f = rawFormat;
     }
-    const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", formats, ...hints });
+    const ctx: ParseContext = { offset, decode: options.decode ?? "full", formats, ...hints, ...(versionKnown ? { versionKnown } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    const layer = await f.parse(cur, ctx);
+    if (typeof layer.fields.kernelVersion === "string" && layer.fields.kernelVersion.length > 0) versionKnown = true;
     layers.push(layer);
     inputs.push(cur);
     if (!layer.payload || layer.format === options.stopAfter) break;

@@ -31,11 +31,13 @@
  */
 
 import { decompress, hasCodecHeader, type CodecProviders, type DecompressResult } from "../../codecs/index.js";
+import { createStreamDecoder, streamingCodecs } from "../../codecs/stream.js";
 import { CODECS, DEFAULT_MAX_OUTPUT, type Codec } from "../../codecs/types.js";
-import type { Finding } from "../../core/errors.js";
+import { isKimageError, type Finding } from "../../core/errors.js";
+import { findBanner, type Banner } from "../../format/banner.js";
 import { withHeader } from "../../format/layer.js";
 import { inspectionPrefix, trimPadding } from "../../format/table.js";
-import type { FormatModule, JsonValue, Layer, PaddingTrim, ParseContext } from "../../format/types.js";
+import type { FormatModule, JsonValue, Layer, PaddingTrim, ParseContext, ProgressCallback } from "../../format/types.js";
 
 /**
  * What a codec layer may learn from the layer that handed it the bytes: the
@@ -82,6 +84,14 @@ export interface DecodedStream {
   consumed: number | null;
   /** The trim a format hook asked for (see the module doc), or null. */
   trim: PaddingTrim | null;
+  /** Decoded bytes the layer's decoding reached (the furthest point in the stream), which may exceed `decoded.length` in "peek" mode. */
+  decodedBytes?: number;
+  /**
+   * In "peek" mode: the `linux_banner` found by reading on through the stream
+   * past the kept prefix (offset in the decoded stream), or null when the
+   * stream holds none or the search stopped; undefined when not searched.
+   */
+  banner?: Banner | null;
 }
 
 /** The {@link DecodedStream} of a codec layer, or undefined for any other layer (or a codec layer built without one). */
@@ -119,20 +129,37 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
   const common = { base, ...(options.providers ? { providers: options.providers } : {}) };
   const formats = ctx.formats ?? options.formats?.() ?? [];
   let r: DecompressResult;
+  let banner: Banner | null | undefined;
+  let decodedBytes: number;
   if (ctx.decode === "peek") {
     // Inspection decodes only the start: PEEK_BYTES, extended to what the decoded format says
     // inspection needs (an ELF: through its notes, the build-id). Sizes then come from the container.
-    // The decoders are one-shot, so the extension decodes the stream again from its start.
     r = await decompress(bytes, codec, { ...common, maxOutput: Math.min(PEEK_BYTES, maxOutput), partial: true });
     const need = r.complete ? null : inspectionPrefix(r.bytes, formats);
     if (need !== null && need > r.bytes.length) {
       r = await decompress(bytes, codec, { ...common, maxOutput: Math.min(need, maxOutput), partial: true });
     }
+    decodedBytes = r.bytes.length;
+    // The release: when no outer layer names it and the prefix lacks the banner, read on through
+    // the stream for it (streamed: only the decoder's window is held), and stop once it is found.
+    if (!r.complete && !ctx.versionKnown) {
+      banner = findBanner(r.bytes);
+      if (banner === null || banner.offset + banner.text.length >= r.bytes.length) {
+        const s = await searchBanner(codec, bytes, { ...common, maxOutput }, findings, ctx.offset, ctx.onProgress);
+        banner = s.banner;
+        decodedBytes = Math.max(decodedBytes, s.produced);
+      }
+    }
   } else {
     r = await decompress(bytes, codec, { ...common, maxOutput, ...(expectedSize !== undefined ? { expectedSize } : {}) });
+    decodedBytes = r.bytes.length;
+    ctx.onProgress?.({ phase: `decode ${codec}`, done: r.consumed, total: bytes.length });
   }
   if (!r.complete) {
-    const fields: { [key: string]: JsonValue } = { codec, compressedSize: bytes.length, size: expectedSize ?? null, decoded: r.bytes.length, complete: false };
+    const fields: { [key: string]: JsonValue } = { codec, compressedSize: bytes.length, size: expectedSize ?? null, decoded: r.bytes.length, complete: false, decodedBytes };
+    if (banner) {
+      findings.push({ code: "banner", severity: "info", offset: -1, message: `linux_banner at decoded offset ${banner.offset} (the stream was decoded through ${decodedBytes} bytes to find it; ${r.bytes.length} kept)` });
+    }
     const layer: Layer = {
       format: codec,
       offset: ctx.offset,
@@ -142,7 +169,7 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
       findings,
       payload: { bytes: r.bytes, offset: -1, ...(expectedSize !== undefined ? { fileSize: expectedSize } : {}) },
     };
-    return withHeader(layer, { codec, decoded: r.bytes, complete: false, consumed: null, trim: null });
+    return withHeader(layer, { codec, decoded: r.bytes, complete: false, consumed: null, trim: null, decodedBytes, ...(banner !== undefined ? { banner } : {}) });
   }
   const trailing = bytes.length - r.consumed;
   const fields: { [key: string]: JsonValue } = {
@@ -152,6 +179,7 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
     checked: r.checked,
     complete: r.complete,
     trailingBytes: trailing,
+    decodedBytes,
   };
   if (expectedSize !== undefined) fields.expectedSize = expectedSize;
   if (trailing === 4 && expectedSize === undefined) {
@@ -181,7 +209,79 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
     findings,
     payload: { bytes: out, offset: -1 },
   };
-  return withHeader(layer, { codec, decoded: r.bytes, complete: true, consumed: r.consumed, trim: cut });
+  return withHeader(layer, { codec, decoded: r.bytes, complete: true, consumed: r.consumed, trim: cut, decodedBytes });
+}
+
+/** Compressed bytes fed to a streaming decoder at a time. */
+const FEED_BYTES = 64 * 1024;
+/** Progress is reported at most once per this many compressed bytes. */
+const PROGRESS_STEP = 1 << 20;
+/** Decoded bytes kept from one chunk to the next, so a banner split across chunks is found whole. */
+const BANNER_CARRY = 1100;
+
+/**
+ * Reads through a compressed stream for the `linux_banner`, from its start,
+ * and stops at the first chunk that holds it whole. With a streaming decoder
+ * (`streamingCodecs()`) only the decoder's window and one chunk are held;
+ * without one, the stream is decoded in one shot (bounded by `maxOutput`) and
+ * searched. A decoding error after the prefix becomes a finding (the banner
+ * is then unknown), never a failure of the layer.
+ */
+async function searchBanner(
+  codec: Codec,
+  bytes: Uint8Array,
+  opts: { base: number; maxOutput: number; providers?: CodecProviders },
+  findings: Finding[],
+  offset: number,
+  onProgress: ProgressCallback | undefined,
+): Promise<{ banner: Banner | null; produced: number }> {
+  const phase = `decode ${codec}`;
+  const total = bytes.length;
+  try {
+    if (!streamingCodecs().includes(codec)) {
+      onProgress?.({ phase, done: 0, total });
+      const r = await decompress(bytes, codec, { ...opts, partial: true });
+      onProgress?.({ phase, done: r.complete ? r.consumed : total, total });
+      return { banner: findBanner(r.bytes), produced: r.bytes.length };
+    }
+    let banner: Banner | null = null;
+    let carry = new Uint8Array(0);
+    let produced = 0;
+    const dec = createStreamDecoder(
+      codec,
+      (chunk) => {
+        const at = produced;
+        produced += chunk.length;
+        if (banner) return;
+        const buf = new Uint8Array(carry.length + chunk.length);
+        buf.set(carry);
+        buf.set(chunk, carry.length);
+        const b = findBanner(buf);
+        // Accept a banner only when its line ends inside `buf`; else the carry brings it whole next time.
+        if (b && b.offset + b.text.length < buf.length) banner = { ...b, offset: at - carry.length + b.offset };
+        else carry = buf.slice(Math.max(0, buf.length - BANNER_CARRY));
+      },
+      { base: opts.base, maxOutput: opts.maxOutput },
+    );
+    let pos = 0;
+    let reported = 0;
+    while (pos < total && !dec.complete && !banner) {
+      const n = Math.min(FEED_BYTES, total - pos);
+      dec.write(bytes.subarray(pos, pos + n));
+      pos += n;
+      if (onProgress && pos - reported >= PROGRESS_STEP) {
+        reported = pos;
+        onProgress({ phase, done: pos, total });
+      }
+    }
+    if (!banner && !dec.complete) dec.end();
+    onProgress?.({ phase, done: dec.complete ? dec.consumed : pos, total });
+    return { banner, produced };
+  } catch (e) {
+    if (!isKimageError(e)) throw e;
+    findings.push({ code: "banner-search-failed", severity: "warning", offset, message: `reading on through the ${codec} stream for the banner failed: ${e.message}` });
+    return { banner: null, produced: 0 };
+  }
 }
 
 /** One codec format module (id = the codec id), with the given options. */
