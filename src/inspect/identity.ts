@@ -168,9 +168,10 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
     }
     // At "headers" depth the decoded bytes are searched only for what the headers did not say
     // (the banner when no header names the release); IKCONFIG needs "notes" or "full".
-    let banner: { text: string; release: string } | null = depth !== "headers" || !id.version ? findBanner(inner.bytes) : null;
-    // A codec layer in "peek" mode may have read on through its stream for the banner (and kept only a prefix).
-    if (!banner && !id.version) {
+    const searchBanner = depth !== "headers" || !id.version;
+    let banner: { text: string; release: string } | null = searchBanner ? findBanner(inner.bytes) : null;
+    // A codec layer in "peek" or "scan" mode may have found it on the way through its stream (and kept only part of it).
+    if (!banner && searchBanner) {
       for (const l of layers) banner ??= decodedStream(l)?.banner ?? null;
     }
     if (banner) {
@@ -182,9 +183,13 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
       }
     }
     const ik = depth !== "headers" ? findIkconfig(inner.bytes) : null;
-    if (ik) {
+    let ikBytes = ik ? inner.bytes.subarray(ik.start, ik.end) : null;
+    if (!ikBytes && depth !== "headers") {
+      for (const l of layers) ikBytes ??= decodedStream(l)?.ikconfig ?? null;
+    }
+    if (ikBytes) {
       try {
-        const r = await decompress(inner.bytes.subarray(ik.start, ik.end), "gzip", { maxOutput: options.maxConfig ?? 16 * 1024 * 1024, ...(options.providers ? { providers: options.providers } : {}) });
+        const r = await decompress(ikBytes, "gzip", { maxOutput: options.maxConfig ?? 16 * 1024 * 1024, ...(options.providers ? { providers: options.providers } : {}) });
         id.config = parseKconfig(new TextDecoder("latin1").decode(r.bytes));
         id.sources.config = "ikconfig";
       } catch (e) {

@@ -78,7 +78,7 @@ export interface InspectOptions {
   /** Maximum number of layers (default 16). */
   maxDepth?: number;
   /** How far compressed payloads are decoded; see {@link ParseContext.decode} (default `"full"`). */
-  decode?: "full" | "peek";
+  decode?: "full" | "peek" | "scan";
   /** Stop after the first layer of this format (the layers inside it are not parsed or decoded). */
   stopAfter?: string;
   /**
@@ -120,7 +120,7 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
   const inputs: Uint8Array[] = [];
   let cur = bytes;
   let offset = 0;
-  let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize"> = {};
+  let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize" | "holes"> = {};
   let seen = new Set<string>();
   let versionKnown = false;
   for (let depth = 0; depth < maxDepth; depth++) {
@@ -146,6 +146,7 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
       ...(p.expectedSize !== undefined ? { expectedSize: p.expectedSize } : {}),
       ...(p.codec !== undefined ? { codec: p.codec } : {}),
       ...(p.fileSize !== undefined ? { fileSize: p.fileSize } : {}),
+      ...(p.holes !== undefined ? { holes: p.holes } : {}),
     };
   }
   if (layers.length === 0) {
