@@ -1,9 +1,15 @@
 /**
  * Branch/Call/Jump (BCJ) filter decoders for `.xz`: they turn the absolute
  * branch targets the encoder wrote back into the relative ones of the
- * original machine code. Each decoder works in place over a whole block of
- * decoded bytes (one-shot), with `buf[0]` at position `start` (the filter's
- * start offset), so it produces exactly what xz's streaming decoder does.
+ * original machine code. Each decoder works in place over a buffer of
+ * decoded bytes, with `buf[0]` at position `start` (the filter's start offset
+ * plus the bytes already filtered), and returns how many bytes at the front
+ * are final: the rest (fewer than the filter's lookahead, at most 15 bytes)
+ * may still hold the start of an instruction and must be filtered again
+ * together with the bytes that follow, as liblzma's simple coder does. Over a
+ * whole block (one-shot) the return value is simply ignored: at the end of a
+ * block those last bytes stay as they are. {@link BcjStream} does the
+ * carrying for streaming decoders, so both produce exactly what xz does.
  *
  * From the xz file format spec (5.3.2): "These filters convert relative
  * branch, call, and jump instructions to their absolute counterparts in
@@ -59,8 +65,23 @@ export const BCJ_ALIGNMENT: ReadonlyMap<number, number> = new Map([
 /** Name of a BCJ filter. */
 export type BcjFilter = keyof typeof BCJ_FILTERS;
 
-/** An in-place BCJ decoder: `buf[0]` is at position `start` (mod 2^32). */
-export type BcjDecoder = (buf: Uint8Array, start?: number) => void;
+/**
+ * The state the x86 filter carries from one buffer to the next (the other
+ * filters have none): liblzma's `prev_mask`, and `prev_pos` as the position
+ * of the last E8/E9 relative to the next buffer's first byte (at most -5 ...
+ * -1; further back it makes no difference).
+ */
+export interface BcjState {
+  mask: number;
+  prev: number;
+}
+
+/**
+ * An in-place BCJ decoder: `buf[0]` is at position `start` (mod 2^32).
+ * Returns the number of bytes at the front that are final; `state` (x86
+ * only) carries the filter's state into the next call.
+ */
+export type BcjDecoder = (buf: Uint8Array, start?: number, state?: BcjState) => number;
 
 /** "Test86MSByte(b): b == 0 || b == 0xFF" — the top byte of a plausible rel32. */
 function isMsByte(b: number): boolean {
@@ -84,12 +105,13 @@ function isMsByte(b: number): boolean {
  * dest with byte 4 = ~(((dest >> 24) & 1) - 1); skip 5; prev_mask = 0.
  * Else: advance 1; prev_mask |= 1; if Test86MSByte(b4) prev_mask |= 0x10."
  */
-export function x86Decode(buf: Uint8Array, start = 0): void {
+export function x86Decode(buf: Uint8Array, start = 0, state?: BcjState): number {
   const size = buf.length;
-  if (size < 5) return;
+  // "if (size < 5) return 0;" (the state is left as it is)
+  if (size < 5) return 0;
   const limit = size - 5;
-  let mask = 0;
-  let prev = -5;
+  let mask = state === undefined ? 0 : state.mask;
+  let prev = state === undefined ? -5 : state.prev;
   let i = 0;
   // Fast skip: most bytes are not E8/E9, so whole aligned 32-bit words
   // without such a byte are skipped at once (x = (w & 0xFEFEFEFE) ^
@@ -143,6 +165,13 @@ export function x86Decode(buf: Uint8Array, start = 0): void {
       if (isMsByte(b4)) mask |= 0x10;
     }
   }
+  if (state !== undefined) {
+    // "if (now_pos - prev_pos > 5) prev_pos = now_pos - 5": an E8/E9 more
+    // than five bytes back clears the mask anyway.
+    state.mask = mask;
+    state.prev = Math.max(prev - i, -5);
+  }
+  return i;
 }
 
 /**
@@ -152,8 +181,9 @@ export function x86Decode(buf: Uint8Array, start = 0): void {
  * dest = src - (now_pos + i), written back as 0x48 | ((dest >> 24) & 3),
  * dest >> 16, dest >> 8, (b3 & 3) | (uint8_t)dest".
  */
-export function powerpcDecode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
+export function powerpcDecode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 4) {
     const b0 = buf[i] as number;
     const b3 = buf[i + 3] as number;
     if (b0 >>> 2 !== 0x12 || (b3 & 3) !== 1) continue;
@@ -164,6 +194,7 @@ export function powerpcDecode(buf: Uint8Array, start = 0): void {
     buf[i + 2] = dest >>> 8;
     buf[i + 3] = (b3 & 0x03) | (dest & 0xff);
   }
+  return i;
 }
 
 /**
@@ -171,8 +202,9 @@ export function powerpcDecode(buf: Uint8Array, start = 0): void {
  * (BL, condition AL): src = (b2 << 16 | b1 << 8 | b0) << 2; dest = src -
  * (now_pos + i + 8); the 24-bit field becomes dest >> 2".
  */
-export function armDecode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
+export function armDecode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 4) {
     if (buf[i + 3] !== 0xeb) continue;
     const src = (((buf[i + 2] as number) << 16) | ((buf[i + 1] as number) << 8) | (buf[i] as number)) * 4;
     const dest = ((src - (start + i + 8)) >>> 0) >>> 2;
@@ -180,6 +212,7 @@ export function armDecode(buf: Uint8Array, start = 0): void {
     buf[i + 1] = dest >>> 8;
     buf[i + 2] = dest >>> 16;
   }
+  return i;
 }
 
 /**
@@ -189,8 +222,9 @@ export function armDecode(buf: Uint8Array, start = 0): void {
  * write b1 = 0xF0 | ((dest >> 19) & 7), b0 = dest >> 11, b3 = 0xF8 |
  * ((dest >> 8) & 7), b2 = dest; then skip the pair (i += 2 extra)".
  */
-export function armThumbDecode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 4 <= buf.length; i += 2) {
+export function armThumbDecode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 2) {
     const b1 = buf[i + 1] as number;
     const b3 = buf[i + 3] as number;
     if ((b1 & 0xf8) !== 0xf0 || (b3 & 0xf8) !== 0xf8) continue;
@@ -202,6 +236,7 @@ export function armThumbDecode(buf: Uint8Array, start = 0): void {
     buf[i + 2] = dest;
     i += 2;
   }
+  return i;
 }
 
 /**
@@ -211,8 +246,9 @@ export function armThumbDecode(buf: Uint8Array, start = 0): void {
  * dest = (((0 - ((dest >> 22) & 1)) << 22) & 0x3FFFFFFF) | (dest & 0x3FFFFF)
  * | 0x40000000; written big endian".
  */
-export function sparcDecode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
+export function sparcDecode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 4) {
     const b0 = buf[i] as number;
     const b1 = buf[i + 1] as number;
     if (!((b0 === 0x40 && (b1 & 0xc0) === 0x00) || (b0 === 0x7f && (b1 & 0xc0) === 0xc0))) continue;
@@ -225,6 +261,7 @@ export function sparcDecode(buf: Uint8Array, start = 0): void {
     buf[i + 2] = dest >>> 8;
     buf[i + 3] = dest;
   }
+  return i;
 }
 
 /** IA-64: which of the three 41-bit slots of a bundle may hold a branch, by template (low 5 bits). */
@@ -241,8 +278,9 @@ const IA64_BRANCH_SLOTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4,
  *
  * The 48-bit instruction is held in a double (exact below 2^53).
  */
-export function ia64Decode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 16 <= buf.length; i += 16) {
+export function ia64Decode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 16 <= buf.length; i += 16) {
     const slots = IA64_BRANCH_SLOTS[(buf[i] as number) & 0x1f] as number;
     if (slots === 0) continue;
     for (let slot = 0, bitPos = 5; slot < 3; slot++, bitPos += 41) {
@@ -267,6 +305,7 @@ export function ia64Decode(buf: Uint8Array, start = 0): void {
       }
     }
   }
+  return i;
 }
 
 /**
@@ -278,8 +317,9 @@ export function ia64Decode(buf: Uint8Array, start = 0): void {
  * (pc >> 12); instr = (instr & 0x9000001F) | ((dest & 3) << 29) |
  * ((dest & 0x0003FFFC) << 3) | ((0 - (dest & 0x00020000)) & 0x00E00000)".
  */
-export function arm64Decode(buf: Uint8Array, start = 0): void {
-  for (let i = 0; i + 4 <= buf.length; i += 4) {
+export function arm64Decode(buf: Uint8Array, start = 0): number {
+  let i = 0;
+  for (; i + 4 <= buf.length; i += 4) {
     const pc = (start + i) >>> 0;
     let instr = ((buf[i] as number) | ((buf[i + 1] as number) << 8) | ((buf[i + 2] as number) << 16) | ((buf[i + 3] as number) << 24)) >>> 0;
     if (instr >>> 26 === 0x25) {
@@ -297,6 +337,7 @@ export function arm64Decode(buf: Uint8Array, start = 0): void {
     buf[i + 2] = instr >>> 16;
     buf[i + 3] = instr >>> 24;
   }
+  return i;
 }
 
 function read32le(buf: Uint8Array, i: number): number {
@@ -339,10 +380,11 @@ function write32le(buf: Uint8Array, i: number, v: number): void {
  * The local xz (5.4.1) has no RISC-V filter; this is tested against
  * hand-computed examples and an encoder written from the same description.
  */
-export function riscvDecode(buf: Uint8Array, start = 0): void {
-  if (buf.length < 8) return;
+export function riscvDecode(buf: Uint8Array, start = 0): number {
+  if (buf.length < 8) return 0;
   const last = buf.length - 8;
-  for (let i = 0; i <= last; i += 2) {
+  let i = 0;
+  for (; i <= last; i += 2) {
     let inst = buf[i] as number;
     if (inst === 0xef) {
       const b1 = buf[i + 1] as number;
@@ -382,6 +424,7 @@ export function riscvDecode(buf: Uint8Array, start = 0): void {
       i += 6;
     }
   }
+  return i;
 }
 
 /** The decoder of each BCJ filter ID. */
@@ -403,4 +446,99 @@ export const BCJ_DECODERS: ReadonlyMap<number, BcjDecoder> = new Map<number, Bcj
  */
 export function deltaDecode(buf: Uint8Array, distance: number): void {
   for (let i = distance; i < buf.length; i++) buf[i] = (buf[i] as number) + (buf[i - distance] as number);
+}
+
+/** The most bytes a BCJ decoder leaves unfinished at the end of a buffer, plus one (IA-64 bundles: 16). */
+export const BCJ_LOOKAHEAD = 16;
+
+/**
+ * One non-last filter of an `.xz` block, applied to a stream of chunks (the
+ * streaming decoder's output, in order). {@link ChunkFilter.push} may modify
+ * and keep the chunk it is given; what it returns is final and the caller's
+ * to keep.
+ */
+export interface ChunkFilter {
+  /** Filters the next chunk; returns the bytes that are final now (possibly none). */
+  push(chunk: Uint8Array): Uint8Array;
+  /** The end of the block: returns the bytes still held back, unchanged ("the last bytes stay as they are"). */
+  flush(): Uint8Array;
+}
+
+/**
+ * A BCJ decoder over a stream of chunks, as liblzma's simple coder runs it:
+ * the bytes the filter could not finish (the start of an instruction cut by
+ * the end of a chunk, fewer than {@link BCJ_LOOKAHEAD}) are kept and filtered
+ * again in front of the next chunk; the position (`now_pos`, from the
+ * filter's start offset, modulo 2^32) and the x86 filter's state carry over.
+ * The result is byte for byte that of the decoder run once over the whole
+ * block.
+ */
+export class BcjStream implements ChunkFilter {
+  private readonly decode: BcjDecoder;
+  private pos: number;
+  private readonly state: BcjState = { mask: 0, prev: -5 };
+  private carry: Uint8Array | null = null;
+
+  /**
+   * @param decode - the filter's decoder ({@link BCJ_DECODERS})
+   * @param start - the start offset from the filter properties (0 if none)
+   */
+  constructor(decode: BcjDecoder, start: number) {
+    this.decode = decode;
+    this.pos = start >>> 0;
+  }
+
+  push(chunk: Uint8Array): Uint8Array {
+    let data = chunk;
+    const carry = this.carry;
+    if (carry !== null) {
+      data = new Uint8Array(carry.length + chunk.length);
+      data.set(carry);
+      data.set(chunk, carry.length);
+      this.carry = null;
+    }
+    const done = this.decode(data, this.pos, this.state);
+    this.pos = (this.pos + done) >>> 0;
+    if (done < data.length) this.carry = data.slice(done);
+    return data.subarray(0, done);
+  }
+
+  flush(): Uint8Array {
+    const rest = this.carry ?? new Uint8Array(0);
+    this.carry = null;
+    return rest;
+  }
+}
+
+/**
+ * The Delta filter over a stream of chunks: each byte adds the decoded byte
+ * `distance` positions earlier; the last 256 decoded bytes carry over
+ * (liblzma: "buffer[i] += coder->history[(distance + coder->pos) & 0xFF]").
+ */
+export class DeltaStream implements ChunkFilter {
+  private readonly distance: number;
+  private readonly history = new Uint8Array(256);
+  private at = 0;
+
+  /** @param distance - the delta distance, 1-256 (the property byte plus one) */
+  constructor(distance: number) {
+    this.distance = distance;
+  }
+
+  push(buf: Uint8Array): Uint8Array {
+    const d = this.distance;
+    const h = this.history;
+    const n = buf.length;
+    const at = this.at;
+    const head = Math.min(d, n);
+    for (let i = 0; i < head; i++) buf[i] = (buf[i] as number) + (h[(at + i - d) & 0xff] as number);
+    for (let i = d; i < n; i++) buf[i] = (buf[i] as number) + (buf[i - d] as number);
+    for (let i = Math.max(0, n - 256); i < n; i++) h[(at + i) & 0xff] = buf[i] as number;
+    this.at = (at + n) & 0xff;
+    return buf;
+  }
+
+  flush(): Uint8Array {
+    return new Uint8Array(0);
+  }
 }

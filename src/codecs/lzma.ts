@@ -3,14 +3,18 @@
  * decoders: the range decoder, the literal/match/rep state machine and the
  * adaptive bit probabilities.
  *
- * Design: one-shot decoding. The output buffer *is* the dictionary window
- * (a match copies from earlier output), so there is no circular buffer and
- * no second copy. The hot loop ({@link LzmaDecoder.run}) keeps the range
- * coder, the state and the four rep distances in local variables and decodes
- * every bit inline (no per-bit calls, closures or property access). Every
- * match distance is checked against the bytes decoded since the last
- * dictionary reset, and every copy against the caller's output limit, so
- * hostile input can neither read outside the window nor write past the cap.
+ * Design: the output buffer *is* the dictionary window (a match copies from
+ * earlier output), so there is no second copy. One-shot decoders pass the
+ * whole output as a linear buffer; streaming decoders pass a circular one
+ * whose length is the window (see {@link LzmaDecoder.run}: a source position
+ * before 0 wraps to the end of the buffer, and `dictStart` is negative once
+ * the window has wrapped). The hot loop keeps the range coder, the state and
+ * the four rep distances in local variables and decodes every bit inline (no
+ * per-bit calls, closures or property access). Every match distance is
+ * checked against the bytes decoded since the last dictionary reset and
+ * against the buffer's length, and every copy against the caller's output
+ * limit, so hostile input can neither read outside the window nor write past
+ * the cap.
  *
  * Facts relied on (from Igor Pavlov's "LZMA specification" and the xz-embedded
  * sources' comments; the code is written from those descriptions):
@@ -103,8 +107,12 @@ export function decodeLzmaProps(byte: number): LzmaProps | null {
 export class LzmaDecoder {
   /** Error layer id (`"xz"` or `"lzma"`). */
   readonly layer: string;
-  /** Absolute offset of the input in the outermost file. */
-  readonly base: number;
+  /**
+   * Absolute offset, in the outermost file, of `input[0]` for the input the
+   * decoder is reading: one-shot decoders set it once; streaming decoders
+   * move it to each buffer they decode from, so errors keep absolute offsets.
+   */
+  base: number;
 
   /** The adaptive probabilities (layout: see the module constants). */
   private probs: Uint16Array = new Uint16Array(LITERAL + 0x300);
@@ -131,7 +139,12 @@ export class LzmaDecoder {
   pendingLen = 0;
   /** Set when the end-of-payload marker was decoded. */
   finished = false;
-  /** Output position of the last dictionary reset: distances may not reach before it. */
+  /**
+   * Output position of the last dictionary reset: distances may not reach
+   * before it. In a circular buffer that has wrapped since the reset, it is
+   * minus the buffer's length (a multiple of 16, so `pos - dictStart` keeps
+   * the low bits that `pb`/`lp` select), and the whole buffer is history.
+   */
   dictStart = 0;
 
   /** Creates a decoder reporting errors as `layer` at `base` + input offset. */
@@ -195,7 +208,19 @@ export class LzmaDecoder {
    * marker is decoded ({@link finished}), or the range coder has read past
    * `inLimit` (then `inPos > inLimit` on return; the caller reports it).
    * Returns the new output position. Throws `codec-corrupt` for a distance
-   * reaching before {@link dictStart}.
+   * reaching before {@link dictStart} or beyond `out.length` bytes back.
+   *
+   * `out` may be circular (a streaming window): a match source before
+   * `out[0]` wraps to the end of `out`. `outLimit` never exceeds
+   * `out.length`; the caller wraps `pos` to 0 when it gets there. In a
+   * linear one-shot buffer, sources never wrap (every distance that passes
+   * points at or after `dictStart` >= 0), so the wrap tests are never taken.
+   *
+   * A streaming caller that cannot see the whole input passes
+   * `inLimit = available - 21` ("LZMA_IN_REQUIRED": the most input one
+   * symbol can take, a match with every bit at the least likely
+   * probability): a symbol only starts while `inPos <= inLimit`, so it never
+   * reads beyond the available bytes.
    *
    * Reads past `inLimit` (at most one symbol's worth) see the following
    * bytes or `undefined` (which `|` turns into 0); the caller treats any
@@ -209,6 +234,7 @@ export class LzmaDecoder {
   run(inp: Uint8Array, inLimit: number, out: Uint8Array, pos: number, outLimit: number): number {
     const probs = this.probs;
     const dictStart = this.dictStart;
+    const size = out.length;
     const lc = this.lc;
     const lcShift = 8 - lc;
     const litPosMask = this.litPosMask;
@@ -230,9 +256,13 @@ export class LzmaDecoder {
     // A match cut short by the previous call's output limit continues first.
     if (len > 0) {
       let src = pos - rep0 - 1;
+      if (src < 0) src += size;
       const end = Math.min(pos + len, outLimit);
       len -= end - pos;
-      while (pos < end) out[pos++] = out[src++] as number;
+      while (pos < end) {
+        out[pos++] = out[src++] as number;
+        if (src === size) src = 0;
+      }
     }
 
     while (pos < outLimit) {
@@ -252,7 +282,7 @@ export class LzmaDecoder {
         }
         // ---- Literal. "The literal coder is selected by the low lp bits of
         // the position and the high lc bits of the previous byte."
-        const prev = pos > dictStart ? (out[pos - 1] as number) : 0;
+        const prev = pos > dictStart ? (out[(pos || size) - 1] as number) : 0;
         const lbase = LITERAL + 0x300 * ((((pos - dictStart) & litPosMask) << lc) + (prev >>> lcShift));
         sym = 1;
         if (state >= 7) {
@@ -261,7 +291,9 @@ export class LzmaDecoder {
           // probabilities 0x100 + (matchBit << 8) + symbol are used; after
           // the first difference, the plain ones." `offs` is 0x100 while
           // the bits still match and 0 after, so one loop does both.
-          let mb = out[pos - rep0 - 1] as number;
+          let mi = pos - rep0 - 1;
+          if (mi < 0) mi += size;
+          let mb = out[mi] as number;
           let offs = 0x100;
           do {
             mb <<= 1;
@@ -378,13 +410,14 @@ export class LzmaDecoder {
               code = (code << 8) | (inp[ip++] as number);
             }
             // "Short rep: one byte from distance rep0; state = s < 7 ? 9 : 11"
-            if (rep0 >= pos - dictStart) {
+            if (rep0 >= pos - dictStart || rep0 >= size) {
               if (ip > inLimit) break; // input overrun: the caller reports it
               this.inPos = ip;
               this.corrupt("LZMA: match distance beyond the dictionary");
             }
             state = state < 7 ? 9 : 11;
-            out[pos] = out[pos - rep0 - 1] as number;
+            const si = pos - rep0 - 1;
+            out[pos] = out[si < 0 ? si + size : si] as number;
             pos++;
             continue;
           }
@@ -632,7 +665,7 @@ export class LzmaDecoder {
       }
 
       // ---- Copy len + 2 bytes ("kMatchMinLen = 2") from distance rep0 + 1.
-      if (rep0 >= pos - dictStart) {
+      if (rep0 >= pos - dictStart || rep0 >= size) {
         if (ip > inLimit) break; // input overrun: the caller reports it
         this.inPos = ip;
         this.corrupt("LZMA: match distance beyond the dictionary");
@@ -642,8 +675,25 @@ export class LzmaDecoder {
       let end = pos + len;
       if (end > outLimit) end = outLimit;
       len -= end - pos;
-      if (end - pos > 64 && src + (end - pos) <= pos) {
-        out.copyWithin(pos, src, src + (end - pos));
+      if (src < 0) {
+        // Circular window: the source starts before out[0], i.e. near the
+        // end of the buffer. Copy up to the buffer's end (the source lies
+        // after pos, so nothing copied is read again), then go on from 0.
+        src += size;
+        const first = size - src;
+        if (first < end - pos) {
+          out.copyWithin(pos, src, size);
+          pos += first;
+          src = 0;
+        }
+      }
+      const n = end - pos;
+      if (n > 64 && (src + n <= pos || src >= pos)) {
+        out.copyWithin(pos, src, src + n);
+        pos = end;
+      } else if (rep0 === 0 && n > 16) {
+        // Distance 1: a run of one byte.
+        out.fill(out[src] as number, pos, end);
         pos = end;
       } else {
         while (pos < end) out[pos++] = out[src++] as number;
@@ -751,5 +801,233 @@ export class LzmaDecoder {
     if (direct !== 0x3ffffff || align !== 15) return false;
     this.finished = true;
     return true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Streaming: the circular dictionary window and the input pump shared by the
+// `.xz` and `.lzma` streaming decoders.
+// ---------------------------------------------------------------------------
+
+/**
+ * "LZMA_IN_REQUIRED" (xz-embedded): the most input one LZMA symbol can take,
+ * 21 bytes. A streaming decoder that has not seen the end of its input only
+ * starts a symbol while at least this many bytes are available, so the range
+ * coder never reads bytes that have not arrived yet.
+ */
+export const LZMA_IN_REQUIRED = 21;
+
+/**
+ * The dictionary of a streaming LZMA/LZMA2 decoder: a circular buffer as long
+ * as the window (the dictionary size, rounded up to a multiple of 16), which
+ * {@link LzmaDecoder.run} decodes into directly. Decoded bytes are delivered
+ * (as fresh copies the receiver owns, at most `emitMax` at a time) before the
+ * circle wraps over them; nothing else is buffered.
+ *
+ * The buffer starts small and doubles up to the window's length, so a small
+ * stream never allocates its whole dictionary. Memory: one window, plus the
+ * chunk being delivered.
+ */
+export class LzmaWindow {
+  /** The circular buffer; `buf.length` is the circle once it has grown to the window. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** Next output position in {@link buf}. */
+  pos = 0;
+  /** Deliver at most this many bytes at once. */
+  emitMax: number;
+  /** Start of the decoded bytes not delivered yet. */
+  private from = 0;
+  /** The circle's length: the largest window asked for (rounded up to 16). */
+  private cap = 16;
+  private readonly deliver: (bytes: Uint8Array) => void;
+
+  /**
+   * @param deliver - receives every decoded byte once, in order, as a fresh array
+   * @param emitMax - the most bytes per delivery (at least 16)
+   */
+  constructor(deliver: (bytes: Uint8Array) => void, emitMax: number) {
+    this.deliver = deliver;
+    this.emitMax = Math.max(16, emitMax);
+  }
+
+  /**
+   * A dictionary reset: delivers what is pending and starts over at position
+   * 0 with no history, for a window of `window` bytes (the circle grows to
+   * the largest window asked for and never shrinks).
+   */
+  reset(window: number, dec: LzmaDecoder): void {
+    this.flush();
+    this.pos = 0;
+    this.from = 0;
+    dec.dictStart = 0;
+    const want = Math.max(16, Math.ceil(window / 16) * 16);
+    if (want > this.cap) this.cap = want;
+  }
+
+  /** Delivers the decoded bytes not delivered yet. */
+  flush(): void {
+    if (this.pos > this.from) {
+      const bytes = this.buf.slice(this.from, this.pos);
+      this.from = this.pos;
+      this.deliver(bytes);
+    }
+  }
+
+  /** Called when `pos` reached the end of the buffer: grow it, or deliver and wrap to 0. */
+  private room(dec: LzmaDecoder): void {
+    const buf = this.buf;
+    if (buf.length < this.cap) {
+      const next = new Uint8Array(Math.min(this.cap, Math.max(buf.length * 2, 1 << 16)));
+      next.set(buf.subarray(0, this.pos));
+      this.buf = next;
+      return;
+    }
+    this.flush();
+    this.pos = 0;
+    this.from = 0;
+    // The whole circle is history now (see LzmaDecoder.dictStart).
+    dec.dictStart = -buf.length;
+  }
+
+  /** Room for the next bytes at `pos`: the number that may be written there now (at least 1). */
+  private span(dec: LzmaDecoder, want: number): number {
+    if (this.pos === this.buf.length) this.room(dec);
+    if (this.pos - this.from >= this.emitMax) this.flush();
+    return Math.min(want, this.buf.length - this.pos, this.from + this.emitMax - this.pos);
+  }
+
+  /**
+   * Decodes up to `n` bytes with `dec` from `inp` (symbols start only while
+   * `dec.inPos <= inLimit`); returns how many were decoded. Fewer than `n`
+   * when the input limit was passed or the end marker was decoded: the
+   * caller looks at `dec.inPos` and `dec.finished`.
+   */
+  decode(dec: LzmaDecoder, inp: Uint8Array, inLimit: number, n: number): number {
+    let left = n;
+    while (left > 0) {
+      const room = this.span(dec, left);
+      const start = this.pos;
+      const lim = start + room;
+      const reached = dec.run(inp, inLimit, this.buf, start, lim);
+      this.pos = reached;
+      left -= reached - start;
+      if (reached < lim) break;
+    }
+    return n - left;
+  }
+
+  /** Appends bytes (an LZMA2 uncompressed chunk): they are dictionary content too. */
+  write(src: Uint8Array, dec: LzmaDecoder): void {
+    let at = 0;
+    while (at < src.length) {
+      const n = this.span(dec, src.length - at);
+      this.buf.set(src.subarray(at, at + n), this.pos);
+      this.pos += n;
+      at += n;
+    }
+  }
+}
+
+/**
+ * Input handling shared by the streaming `.xz` and `.lzma` decoders: input
+ * arrives in chunks of any size; the decoder parses whole units (a header, an
+ * LZMA2 chunk, an LZMA symbol with its 21-byte margin) straight from each
+ * chunk and copies only an incomplete unit at the end of a chunk into a small
+ * pending buffer, which is topped up from the next chunk just enough to
+ * complete it. So at most one unit of input (an LZMA2 chunk: 64 KiB + 6) is
+ * ever held.
+ *
+ * A subclass implements {@link pump}: parse `v[p, e)`, return where it
+ * stopped, and set {@link want} to the bytes it needs from there to go on
+ * (or, when `final`, throw `truncated`).
+ */
+export abstract class StreamInput {
+  /** Bytes the parser needs from its current position to make progress. */
+  protected want = 1;
+  /** Absolute offset (from the first byte written) of the next byte to parse. */
+  protected at = 0;
+  /** Offset from the first byte written of `v[0]` during {@link pump}. */
+  protected vBase = 0;
+  /** Bytes written so far. */
+  protected written = 0;
+  /** Set once the end of the stream was decoded and verified. */
+  protected done = false;
+  /** Set by `end()`. */
+  protected ended = false;
+  private pend: Uint8Array = new Uint8Array(64);
+  private pendLen = 0;
+
+  /**
+   * Parses `v[p, e)`; returns the position it stopped at. When it stops
+   * because a unit is incomplete it sets {@link want}; when `final` (no
+   * more input after `e`) it throws `truncated` instead.
+   */
+  protected abstract pump(v: Uint8Array, p: number, e: number, final: boolean): number;
+
+  /** How many bytes to gather in the pending buffer before parsing it: at least {@link want}. */
+  protected gather(): number {
+    return this.want;
+  }
+
+  private pumpAt(v: Uint8Array, p: number, e: number, final: boolean): number {
+    this.vBase = this.at - p;
+    const q = this.pump(v, p, e, final);
+    this.at = this.vBase + q;
+    return q;
+  }
+
+  private append(bytes: Uint8Array): void {
+    const need = this.pendLen + bytes.length;
+    if (need > this.pend.length) {
+      let size = this.pend.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.pend.subarray(0, this.pendLen));
+      this.pend = next;
+    }
+    this.pend.set(bytes, this.pendLen);
+    this.pendLen = need;
+  }
+
+  /** Feeds the next chunk of input (see {@link StreamDecoder.write}). */
+  write(chunk: Uint8Array): void {
+    if (this.done || this.ended) return;
+    this.written += chunk.length;
+    const n = chunk.length;
+    let c = 0;
+    while (c < n && !this.done) {
+      if (this.pendLen === 0) {
+        c = this.pumpAt(chunk, c, n, false);
+        if (!this.done && c < n) this.append(chunk.subarray(c, n));
+        return;
+      }
+      const old = this.pendLen;
+      const take = Math.min(Math.max(this.want, this.gather()) - old, n - c);
+      this.append(chunk.subarray(c, c + take));
+      if (this.pendLen < this.want) {
+        c += take;
+        continue;
+      }
+      const used = this.pumpAt(this.pend, 0, this.pendLen, false);
+      if (used >= old) {
+        // Everything held before is consumed: the rest of what was copied
+        // is still in `chunk`, where parsing goes on.
+        c += used - old;
+        this.pendLen = 0;
+      } else {
+        this.pend.copyWithin(0, used, this.pendLen);
+        this.pendLen -= used;
+        c += take;
+      }
+    }
+  }
+
+  /** No more input (see {@link StreamDecoder.end}). */
+  end(): void {
+    if (this.done) return;
+    this.ended = true;
+    const v = this.pend.subarray(0, this.pendLen);
+    this.pendLen = 0;
+    this.pumpAt(v, 0, v.length, true);
   }
 }

@@ -20,6 +20,8 @@ import { CODECS, type Codec, type DecompressOptions } from "./types.js";
 import { createBzip2StreamDecoder } from "./bzip2.js";
 import { createGzipStreamDecoder } from "./gzip.js";
 import type { StreamSink } from "./window.js";
+import { createXzStreamDecoder } from "./xz.js";
+import { createLzmaStreamDecoder } from "./lzma-alone.js";
 
 export type { StreamSink } from "./window.js";
 
@@ -66,6 +68,8 @@ const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
   // zstd, lz4, lzo
 
   // xz, lzma
+  xz: createXzStreamDecoder,
+  lzma: createLzmaStreamDecoder,
 };
 
 /** The codecs that have a streaming decoder. */

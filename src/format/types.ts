@@ -26,6 +26,11 @@ export interface LayerPayload {
   codec?: import("../codecs/types.js").Codec;
   /** When `bytes` is only a prefix of the payload (a peek decode): the payload's full size. */
   fileSize?: number;
+  /**
+   * Ranges `[start, end)` of `bytes` that were not kept (a "scan" decode keeps
+   * the start and the tail of a large payload; the holes read as zeros).
+   */
+  holes?: readonly (readonly [number, number])[];
 }
 
 /**
@@ -66,6 +71,21 @@ export interface Layer<H = unknown> {
   readonly header?: H;
 }
 
+/**
+ * Progress of a long step (decoding a compressed payload): `phase` names it
+ * (e.g. "decode xz"), `done` is how far it got (compressed bytes consumed),
+ * `total` the amount when known (the compressed size). Reported at most
+ * about every MiB, and once at the end of the step.
+ */
+export interface Progress {
+  phase: string;
+  done: number;
+  total?: number;
+}
+
+/** Receives {@link Progress} reports; must not throw. */
+export type ProgressCallback = (p: Progress) => void;
+
 /** Context passed to {@link FormatModule.parse}. */
 export interface ParseContext {
   /** Absolute offset of `bytes[0]` in the outermost input (-1 for decoded data). */
@@ -74,15 +94,23 @@ export interface ParseContext {
    * `"full"`: decode compressed payloads completely (extract, plans).
    * `"peek"`: decode only as much as identifying the next layers needs (a
    * codec layer may stop early with `partial`); sizes then come from the
-   * container's own fields. Default `"full"`.
+   * container's own fields. `"scan"`: decode every payload to its end
+   * (sizes and checks verified, the banner and IKCONFIG found on the way)
+   * through the streaming decoder when the codec has one, keeping only what
+   * inspection reads (the start the decoded format's `inspectionPrefix`
+   * asks for and the tail): the payload has the full size with
+   * {@link LayerPayload.holes}; for `inspect --full` without holding the
+   * whole kernel. Default `"full"`.
    */
-  decode?: "full" | "peek";
+  decode?: "full" | "peek" | "scan";
   /** From the previous layer's payload: the size the container states for the decoded data. */
   expectedSize?: number;
   /** From the previous layer's payload: the codec the container names. */
   codec?: import("../codecs/types.js").Codec;
   /** When `bytes` is only a prefix of the data (a peek): the data's full size. */
   fileSize?: number;
+  /** From the previous layer's payload: ranges of `bytes` not kept (see {@link LayerPayload.holes}). */
+  holes?: readonly (readonly [number, number])[];
   /**
    * The probe table of the walk (`inspect` passes the one it uses). A layer
    * that decodes a payload asks the hooks of these formats about the decoded
@@ -90,6 +118,14 @@ export interface ParseContext {
    * {@link FormatModule.trimPadding}); it never imports the formats itself.
    */
   formats?: readonly FormatModule[];
+  /** Progress of decoding (see {@link Progress}). */
+  onProgress?: ProgressCallback;
+  /**
+   * True when an outer layer already names the kernel release (a bzImage's
+   * `kernel_version`): a codec layer in "peek" mode then need not decode on
+   * to find the `linux_banner`.
+   */
+  versionKnown?: boolean;
 }
 
 /** Where {@link FormatModule.trimPadding} cuts decoded data, and why. */

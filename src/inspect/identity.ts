@@ -26,7 +26,7 @@ import { isElf, parseElf } from "../formats/elf/parse.js";
 import { isKimageError } from "../core/errors.js";
 import { FORMATS, inspect, type InspectResult } from "./registry.js";
 import { hookedFormat } from "../format/table.js";
-import type { FormatModule, Layer } from "../format/types.js";
+import type { FormatModule, Layer, ProgressCallback } from "../format/types.js";
 import { findBanner, findIkconfig, parseKconfig } from "../format/banner.js";
 
 export { findBanner, findIkconfig, parseKconfig, indexOfBytes, type Banner } from "../format/banner.js";
@@ -80,6 +80,13 @@ export interface IdentityOptions {
   providers?: CodecProviders;
   /** Most decompressed IKCONFIG bytes (default 16 MiB). */
   maxConfig?: number;
+  /**
+   * Progress of decoding, `{ phase: "decode xz", done, total }` (`done`:
+   * compressed bytes consumed, `total`: the compressed size), at most about
+   * every MiB and once when a step ends; passed on to `inspect` when given
+   * bytes. See {@link InspectOptions.onProgress}.
+   */
+  onProgress?: ProgressCallback;
 }
 
 const DEFAULT_MAX_DECODE = 256 * 1024 * 1024;
@@ -109,7 +116,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
   let layers: readonly Layer[];
   if (input instanceof Uint8Array) {
     outer = input;
-    layers = (await inspect(input, options.formats ? { formats: options.formats } : {})).layers;
+    layers = (await inspect(input, { ...(options.formats ? { formats: options.formats } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) })).layers;
   } else if ("layers" in input) {
     layers = input.layers;
     // InspectResult.inputs[0] is the outermost input (an uncompressed kernel's own bytes).
@@ -144,7 +151,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
   }
 
   // 3. The kernel's own bytes.
-  const inner = await innerBytes(layers, outer, depth, maxDecode, options.providers, id.buildId === null, options.formats ?? FORMATS);
+  const inner = await innerBytes(layers, outer, depth, maxDecode, options.providers, id.buildId === null, options.formats ?? FORMATS, options.onProgress);
   if (inner) {
     id.searched = inner.bytes.length;
     if (!id.buildId && isElf(inner.bytes)) {
@@ -161,7 +168,12 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
     }
     // At "headers" depth the decoded bytes are searched only for what the headers did not say
     // (the banner when no header names the release); IKCONFIG needs "notes" or "full".
-    const banner = depth !== "headers" || !id.version ? findBanner(inner.bytes) : null;
+    const searchBanner = depth !== "headers" || !id.version;
+    let banner: { text: string; release: string } | null = searchBanner ? findBanner(inner.bytes) : null;
+    // A codec layer in "peek" or "scan" mode may have found it on the way through its stream (and kept only part of it).
+    if (!banner && searchBanner) {
+      for (const l of layers) banner ??= decodedStream(l)?.banner ?? null;
+    }
     if (banner) {
       id.banner = banner.text;
       if (!id.version) {
@@ -171,9 +183,13 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
       }
     }
     const ik = depth !== "headers" ? findIkconfig(inner.bytes) : null;
-    if (ik) {
+    let ikBytes = ik ? inner.bytes.subarray(ik.start, ik.end) : null;
+    if (!ikBytes && depth !== "headers") {
+      for (const l of layers) ikBytes ??= decodedStream(l)?.ikconfig ?? null;
+    }
+    if (ikBytes) {
       try {
-        const r = await decompress(inner.bytes.subarray(ik.start, ik.end), "gzip", { maxOutput: options.maxConfig ?? 16 * 1024 * 1024, ...(options.providers ? { providers: options.providers } : {}) });
+        const r = await decompress(ikBytes, "gzip", { maxOutput: options.maxConfig ?? 16 * 1024 * 1024, ...(options.providers ? { providers: options.providers } : {}) });
         id.config = parseKconfig(new TextDecoder("latin1").decode(r.bytes));
         id.sources.config = "ikconfig";
       } catch (e) {
@@ -205,6 +221,7 @@ async function innerBytes(
   providers: CodecProviders | undefined,
   wantNotes: boolean,
   formats: readonly FormatModule[],
+  onProgress: ProgressCallback | undefined,
 ): Promise<Inner | null> {
   let ci = -1;
   for (let i = layers.length - 1; i >= 0; i--) {
@@ -237,7 +254,10 @@ async function innerBytes(
     if (whole && whole.length <= max) return whole;
     try {
       const opts = { maxOutput: max, partial: true, base: cp.offset < 0 ? 0 : cp.offset, ...(providers ? { providers } : {}) };
-      return (await decompress(cp.bytes, codec, opts)).bytes;
+      onProgress?.({ phase: `decode ${codec}`, done: 0, total: cp.bytes.length });
+      const r = await decompress(cp.bytes, codec, opts);
+      onProgress?.({ phase: `decode ${codec}`, done: r.complete ? r.consumed : cp.bytes.length, total: cp.bytes.length });
+      return r.bytes;
     } catch (e) {
       if (!isKimageError(e)) throw e;
       return have?.bytes ?? null;

@@ -26,7 +26,7 @@ import { zImageFormat } from "../formats/zimage/format.js";
 import { createCompressedFormats, type DecodedStream } from "../formats/compressed/format.js";
 import { probeTable } from "../format/table.js";
 import { layerHeader } from "../format/layer.js";
-import type { FormatModule, Layer, ParseContext } from "../format/types.js";
+import type { FormatModule, Layer, ParseContext, ProgressCallback } from "../format/types.js";
 
 /**
  * The library's codec layers, in probe order (gzip, zstd, xz, lz4, bzip2,
@@ -78,9 +78,16 @@ export interface InspectOptions {
   /** Maximum number of layers (default 16). */
   maxDepth?: number;
   /** How far compressed payloads are decoded; see {@link ParseContext.decode} (default `"full"`). */
-  decode?: "full" | "peek";
+  decode?: "full" | "peek" | "scan";
   /** Stop after the first layer of this format (the layers inside it are not parsed or decoded). */
   stopAfter?: string;
+  /**
+   * Progress of the long steps (decoding a compressed payload):
+   * `{ phase: "decode xz", done, total }` with `done` the compressed bytes
+   * consumed and `total` the compressed size, at most about every MiB and
+   * once when the step ends. See {@link Progress}.
+   */
+  onProgress?: ProgressCallback;
 }
 
 /** The result of {@link inspect}. */
@@ -113,8 +120,9 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
   const inputs: Uint8Array[] = [];
   let cur = bytes;
   let offset = 0;
-  let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize"> = {};
+  let hints: Pick<ParseContext, "expectedSize" | "codec" | "fileSize" | "holes"> = {};
   let seen = new Set<string>();
+  let versionKnown = false;
   for (let depth = 0; depth < maxDepth; depth++) {
     let f = probeFormat(cur, formats, seen);
     if (!f) {
@@ -123,7 +131,9 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
       if (offset !== -1 || layers.length === 0 || cur.length === 0) break;
       f = rawFormat;
     }
-    const layer = await f.parse(cur, { offset, decode: options.decode ?? "full", formats, ...hints });
+    const ctx: ParseContext = { offset, decode: options.decode ?? "full", formats, ...hints, ...(versionKnown ? { versionKnown } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    const layer = await f.parse(cur, ctx);
+    if (typeof layer.fields.kernelVersion === "string" && layer.fields.kernelVersion.length > 0) versionKnown = true;
     layers.push(layer);
     inputs.push(cur);
     if (!layer.payload || layer.format === options.stopAfter) break;
@@ -136,6 +146,7 @@ export async function inspect(bytes: Uint8Array, options: InspectOptions = {}): 
       ...(p.expectedSize !== undefined ? { expectedSize: p.expectedSize } : {}),
       ...(p.codec !== undefined ? { codec: p.codec } : {}),
       ...(p.fileSize !== undefined ? { fileSize: p.fileSize } : {}),
+      ...(p.holes !== undefined ? { holes: p.holes } : {}),
     };
   }
   if (layers.length === 0) {

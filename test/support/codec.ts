@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { KimageError, type ErrorCode } from "../../src/core/errors.js";
+import { createStreamDecoder, type StreamDecodeOptions, type StreamDecoder } from "../../src/codecs/stream.js";
+import type { Codec } from "../../src/codecs/types.js";
 
 
 /** Runs a native tool; throws (never skips) when it is missing or fails. */
@@ -252,4 +254,43 @@ export async function realVmlinux(): Promise<Uint8Array | null> {
   const native = tool("xz", ["-dc", "--single-stream"], payload);
   if (sha(native) !== sha(bytes)) throw new Error("realVmlinux: kimage's xz output differs from xz -dc");
   return (vmlinuxCache = bytes);
+}
+
+/** What {@link streamDecode} returns. */
+export interface StreamRun {
+  /** The decoded bytes, concatenated. */
+  bytes: Uint8Array;
+  /** The length of every chunk the sink received. */
+  chunks: number[];
+  /** The decoder, after `end()`. */
+  decoder: StreamDecoder;
+}
+
+/**
+ * Decodes `input` with the streaming decoder of `codec`, written in
+ * {@link chunked} pieces, then `end()`; collects what the sink receives.
+ * Throws what the decoder throws.
+ */
+export function streamDecode(codec: Codec, input: Uint8Array, sizes: number | { max: number; seed: number }, options: StreamDecodeOptions = {}): StreamRun {
+  const parts: Uint8Array[] = [];
+  const decoder = createStreamDecoder(codec, (c) => parts.push(c), options);
+  for (const piece of chunked(input, sizes)) {
+    if (decoder.complete) break;
+    decoder.write(piece);
+  }
+  decoder.end();
+  return { bytes: concat(...parts), chunks: parts.map((p) => p.length), decoder };
+}
+
+/** The outcome of a decode, for comparing decoders: `"ok"` with the output's sha256, or the KimageError's code, layer and offset. */
+export type Outcome = { ok: string } | { code: ErrorCode; layer: string; offset: number };
+
+/** Runs `f` (a decode returning its bytes) and returns its {@link Outcome}; rethrows anything but a KimageError. */
+export function outcome(f: () => Uint8Array): Outcome {
+  try {
+    return { ok: sha(f()) };
+  } catch (e) {
+    if (e instanceof KimageError) return { code: e.code, layer: e.layer, offset: e.offset };
+    throw e;
+  }
 }

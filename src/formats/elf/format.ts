@@ -120,9 +120,10 @@ export const elfFormat: FormatModule<ElfFile> = {
     return isElf(bytes);
   },
   parse(bytes: Uint8Array, ctx: PrefixParseContext): Layer<ElfFile> {
-    const opts: { base: number; fileSize?: number } = { base: Math.max(0, ctx.offset) };
+    const opts: { base: number; fileSize?: number; holes?: readonly (readonly [number, number])[] } = { base: Math.max(0, ctx.offset) };
     const full = ctx.fileSize ?? ctx.expectedSize;
     if (full !== undefined && full > bytes.length) opts.fileSize = full;
+    if (ctx.holes && ctx.holes.length > 0) opts.holes = ctx.holes;
     return elfLayer(parseElf(bytes, opts), ctx.offset);
   },
   inspectionPrefix: elfInspectionPrefix,

@@ -180,6 +180,13 @@ export interface ParseElfOptions {
   base?: number;
   /** The size of the whole file when `bytes` is a prefix of it (default `bytes.length`). */
   fileSize?: number;
+  /**
+   * Ranges `[start, end)` of `bytes` that were not decoded (a streamed scan
+   * keeps only the start and the tail of a large payload; the holes read as
+   * zeros). A structure that overlaps one is reported as not read, as past
+   * the end of a prefix.
+   */
+  holes?: readonly (readonly [number, number])[];
   /** Most notes read (default 4096): the note loop is bounded. */
   maxNotes?: number;
   /** Most section headers read (default 65536). */
@@ -243,6 +250,13 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
   const fileSize = Math.max(options.fileSize ?? bytes.length, bytes.length);
   const maxNotes = options.maxNotes ?? 4096;
   const maxSections = options.maxSections ?? 65536;
+  const holes = options.holes ?? [];
+  /** True when `[off, off + len)` is not all decoded: past the end of `bytes`, or over a hole. */
+  const missing = (off: bigint, len: bigint): boolean => {
+    if (off + len > BigInt(bytes.length)) return true;
+    for (const [a, b] of holes) if (off < BigInt(b) && off + len > BigInt(a)) return true;
+    return false;
+  };
   const v = new ByteView(bytes, ELF_LAYER, base);
   const fail = (code: ErrorCode, message: string, offset: number): never => {
     throw new KimageError(code, message, { layer: ELF_LAYER, offset: base + offset });
@@ -300,7 +314,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
     kexecErrors.push({ code, message, offset: offset < 0 ? -1 : base + offset });
   };
   const prefix = (what: string, at: bigint): void => {
-    findings.push({ code: "elf-prefix", severity: "info", offset: -1, message: `${what} at ${hex(at)} lies past the ${bytes.length} decoded bytes of this ${fileSize}-byte file; not read` });
+    findings.push({ code: "elf-prefix", severity: "info", offset: -1, message: `${what} at ${hex(at)} ${holes.length ? "is not among the decoded bytes" : `lies past the ${bytes.length} decoded bytes`} of this ${fileSize}-byte file; not read` });
   };
   const mask = is64 ? (1n << 64n) - 1n : (1n << 32n) - 1n;
   const fsz = BigInt(fileSize);
@@ -313,7 +327,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
   let phnum = header.e_phnum;
   let shstrndx = header.e_shstrndx;
   const sh0 = Number(e_shoff);
-  if (e_shoff > 0n && header.e_shentsize === size.shdr && e_shoff + BigInt(size.shdr) <= BigInt(bytes.length)) {
+  if (e_shoff > 0n && header.e_shentsize === size.shdr && !missing(e_shoff, BigInt(size.shdr))) {
     if (header.e_shnum === 0) shnum = Number(r.word(sh0 + (is64 ? 32 : 20), "sh_size of section 0 (e_shnum)"));
     if (header.e_shstrndx === SHN_XINDEX) shstrndx = r.u32(sh0 + (is64 ? 40 : 24), "sh_link of section 0 (e_shstrndx)");
     if (header.e_phnum === PN_XNUM) phnum = r.u32(sh0 + (is64 ? 44 : 28), "sh_info of section 0 (e_phnum)");
@@ -356,7 +370,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
   // elf_read_phdrs / elf_read_phdr / elf_is_phdr_sane
   const programHeaders: ProgramHeader[] = [];
   if (e_phoff > 0n && phnum > 0 && phdrsOk) {
-    if (e_phoff + BigInt(size.phdr * phnum) > BigInt(bytes.length)) {
+    if (missing(e_phoff, BigInt(size.phdr * phnum))) {
       prefix("the program header table", e_phoff);
     } else {
       const at0 = Number(e_phoff);
@@ -418,7 +432,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
     if (shnum > maxSections) {
       throw new KimageError("limit", `e_shnum ${shnum} exceeds the limit of ${maxSections} sections`, { layer: ELF_LAYER, offset: base + 16 + 8 + 2 * w });
     }
-    if (e_shoff + BigInt(size.shdr * shnum) > BigInt(bytes.length)) {
+    if (missing(e_shoff, BigInt(size.shdr * shnum))) {
       prefix("the section header table", e_shoff);
     } else {
       sectionHeaders = [];
@@ -448,7 +462,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
           check("elf-bad-shstrndx", `e_shstrndx ${shstrndx} names no section (e_shnum ${shnum})`, ehOff + 14);
         } else if (strtab.sh_type === SHT_NOBITS || strtab.sh_offset + strtab.sh_size > fsz) {
           check("elf-bad-shstrndx", `the section-name table (section ${shstrndx}) runs past the end of the file`, strtab.headerOffset - base);
-        } else if (strtab.sh_offset + strtab.sh_size > BigInt(bytes.length)) {
+        } else if (missing(strtab.sh_offset, strtab.sh_size)) {
           prefix("the section-name table", strtab.sh_offset);
         } else {
           const t0 = Number(strtab.sh_offset);
@@ -465,7 +479,7 @@ export function parseElf(bytes: Uint8Array, options: ParseElfOptions = {}): ElfF
   const notes: ElfNote[] = [];
   const readNotes = (off: bigint, len: bigint, alignment: bigint, source: string): void => {
     if (off + len > fsz) return; // reported by the segment/section checks
-    if (off + len > BigInt(bytes.length)) {
+    if (missing(off, len)) {
       prefix(`the notes of ${source}`, off);
       return;
     }
