@@ -262,7 +262,7 @@ describe("xz streaming: hostile input", () => {
         const bad = FILE.slice();
         bad[i] = (bad[i] as number) ^ m;
         const one = outcome(() => decompressXz(bad).bytes);
-        expect(outcome(() => streamDecode("xz", bad, { max: 2000, seed: i * 2 + m }).bytes), `flip ${m} at ${i}`).toEqual(one);
+        expect(outcome(() => streamDecode("xz", bad, { max: i % 3 === 0 ? 40 : 2000, seed: i * 2 + m }).bytes), `flip ${m} at ${i}`).toEqual(one);
         if ("code" in one) codes.add(one.code);
       }
     }
