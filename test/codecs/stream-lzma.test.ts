@@ -69,6 +69,7 @@ describe("lzma streaming: round trips against lzma / xz --format=lzma", () => {
     ["lzma -0", "lzma", ["-0"]],
     ["xz --format=lzma, 4 KiB dictionary: the window wraps", "xz", ["--format=lzma", "--lzma1=preset=1,dict=4KiB"]],
     ["lc=0,lp=4,pb=4", "xz", ["--format=lzma", "--lzma1=preset=2,lc=0,lp=4,pb=4"]],
+    ["4 KiB dictionary, lc=1,lp=3,pb=4: positions modulo 16 across wraps", "xz", ["--format=lzma", "--lzma1=preset=1,dict=4KiB,lc=1,lp=3,pb=4"]],
     ["lc=4,lp=0,pb=0", "xz", ["--format=lzma", "--lzma1=preset=2,lc=4,lp=0,pb=0"]],
   ];
   for (const [name, cmd, args] of cases) {

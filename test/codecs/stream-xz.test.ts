@@ -89,6 +89,7 @@ describe("xz streaming: round trips against xz 5.4.1", () => {
     ["lc=0,lp=4,pb=4", ["--lzma2=preset=2,lc=0,lp=4,pb=4"]],
     ["lc=4,lp=0,pb=0", ["--lzma2=preset=2,lc=4,lp=0,pb=0"]],
     ["4 KiB dictionary: the window wraps ~100 times", ["--check=crc32", "--lzma2=preset=1,dict=4KiB"]],
+    ["4 KiB dictionary, lc=0,lp=4,pb=4: positions modulo 16 across wraps", ["--check=crc32", "--lzma2=preset=1,dict=4KiB,lc=0,lp=4,pb=4"]],
     ["64 KiB dictionary with x86 BCJ", ["--check=crc64", "--x86", "--lzma2=preset=1,dict=64KiB"]],
     ["small blocks", ["--block-size=64KiB", "-1"]],
     ["multi-threaded (sizes in block headers)", ["-T2", "--block-size=100KiB", "-1"]],
