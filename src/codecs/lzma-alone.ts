@@ -235,7 +235,7 @@ class LzmaStreamDecoder extends StreamInput implements StreamDecoder {
     dec.inPos = p;
     const truncated = (): never => this.error("truncated", ".lzma data ends early", this.vBase + e);
     if (this.total < this.target && !dec.finished) {
-      this.total += win.decode(dec, v, final ? e : e - LZMA_IN_REQUIRED, this.target - this.total);
+      this.total += win.decode(dec, v, final ? e : e - LZMA_IN_REQUIRED, this.target - this.total, e);
       if (dec.inPos > e) truncated();
     }
     if (!dec.finished && this.total < this.target) {

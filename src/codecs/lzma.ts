@@ -220,7 +220,9 @@ export class LzmaDecoder {
    * `inLimit = available - 21` ("LZMA_IN_REQUIRED": the most input one
    * symbol can take, a match with every bit at the least likely
    * probability): a symbol only starts while `inPos <= inLimit`, so it never
-   * reads beyond the available bytes.
+   * reads beyond the available bytes; `inEnd` is then the end of those
+   * bytes. An error found after the range coder read past `inEnd` is not
+   * thrown: the stream was cut short, which the caller reports instead.
    *
    * Reads past `inLimit` (at most one symbol's worth) see the following
    * bytes or `undefined` (which `|` turns into 0); the caller treats any
@@ -231,7 +233,7 @@ export class LzmaDecoder {
    * V8 compiles to plain 32-bit machine operations; every bit decode is
    * written out inline.
    */
-  run(inp: Uint8Array, inLimit: number, out: Uint8Array, pos: number, outLimit: number): number {
+  run(inp: Uint8Array, inLimit: number, out: Uint8Array, pos: number, outLimit: number, inEnd: number = inLimit): number {
     const probs = this.probs;
     const dictStart = this.dictStart;
     const size = out.length;
@@ -383,7 +385,7 @@ export class LzmaDecoder {
         }
         // ---- Rep match. "If the window is empty a rep match is an error."
         if (pos === dictStart) {
-          if (ip > inLimit) break; // input overrun: the caller reports it
+          if (ip > inEnd) break; // input overrun: the caller reports it
           this.inPos = ip;
           this.corrupt("LZMA: repeated match before any data");
         }
@@ -411,7 +413,7 @@ export class LzmaDecoder {
             }
             // "Short rep: one byte from distance rep0; state = s < 7 ? 9 : 11"
             if (rep0 >= pos - dictStart || rep0 >= size) {
-              if (ip > inLimit) break; // input overrun: the caller reports it
+              if (ip > inEnd) break; // input overrun: the caller reports it
               this.inPos = ip;
               this.corrupt("LZMA: match distance beyond the dictionary");
             }
@@ -666,7 +668,7 @@ export class LzmaDecoder {
 
       // ---- Copy len + 2 bytes ("kMatchMinLen = 2") from distance rep0 + 1.
       if (rep0 >= pos - dictStart || rep0 >= size) {
-        if (ip > inLimit) break; // input overrun: the caller reports it
+        if (ip > inEnd) break; // input overrun: the caller reports it
         this.inPos = ip;
         this.corrupt("LZMA: match distance beyond the dictionary");
       }
@@ -898,17 +900,18 @@ export class LzmaWindow {
 
   /**
    * Decodes up to `n` bytes with `dec` from `inp` (symbols start only while
-   * `dec.inPos <= inLimit`); returns how many were decoded. Fewer than `n`
+   * `dec.inPos <= inLimit`; `inEnd` is the end of the bytes at hand, see
+   * {@link LzmaDecoder.run}); returns how many were decoded. Fewer than `n`
    * when the input limit was passed or the end marker was decoded: the
    * caller looks at `dec.inPos` and `dec.finished`.
    */
-  decode(dec: LzmaDecoder, inp: Uint8Array, inLimit: number, n: number): number {
+  decode(dec: LzmaDecoder, inp: Uint8Array, inLimit: number, n: number, inEnd: number = inLimit): number {
     let left = n;
     while (left > 0) {
       const room = this.span(dec, left);
       const start = this.pos;
       const lim = start + room;
-      const reached = dec.run(inp, inLimit, this.buf, start, lim);
+      const reached = dec.run(inp, inLimit, this.buf, start, lim, inEnd);
       this.pos = reached;
       left -= reached - start;
       if (reached < lim) break;
