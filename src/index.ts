@@ -36,7 +36,7 @@ export type { WebCryptoKey, SubtleSigner } from "./hash/webcrypto-types.js";
 // Inspection: the layer walk, the probe table, typed layers, kernel identity.
 export { inspect, probeFormat, FORMATS, findLayer, type InspectOptions, type InspectResult, type FoundLayer } from "./inspect/registry.js";
 export { layerHeader } from "./format/layer.js";
-export type { FormatModule, Layer, ParseContext, JsonValue, Progress, ProgressCallback } from "./format/types.js";
+export type { FormatModule, Layer, LayerPayload, ParseContext, JsonValue, Progress, ProgressCallback } from "./format/types.js";
 export { kernelIdentity, type KernelIdentity, type IdentityOptions } from "./inspect/identity.js";
 
 // Formats: one module, parser and header type each.
