@@ -72,7 +72,9 @@ export type BcjFilter = keyof typeof BCJ_FILTERS;
  * -1; further back it makes no difference).
  */
 export interface BcjState {
+  /** `prev_mask`. */
   mask: number;
+  /** `prev_pos`, relative to the next buffer's first byte. */
   prev: number;
 }
 
@@ -488,6 +490,7 @@ export class BcjStream implements ChunkFilter {
     this.pos = start >>> 0;
   }
 
+  /** {@inheritDoc ChunkFilter.push} */
   push(chunk: Uint8Array): Uint8Array {
     let data = chunk;
     const carry = this.carry;
@@ -503,6 +506,7 @@ export class BcjStream implements ChunkFilter {
     return data.subarray(0, done);
   }
 
+  /** {@inheritDoc ChunkFilter.flush} */
   flush(): Uint8Array {
     const rest = this.carry ?? new Uint8Array(0);
     this.carry = null;
@@ -525,6 +529,7 @@ export class DeltaStream implements ChunkFilter {
     this.distance = distance;
   }
 
+  /** {@inheritDoc ChunkFilter.push} (Delta holds nothing back: every byte is final at once.) */
   push(buf: Uint8Array): Uint8Array {
     const d = this.distance;
     const h = this.history;
@@ -538,6 +543,7 @@ export class DeltaStream implements ChunkFilter {
     return buf;
   }
 
+  /** {@inheritDoc ChunkFilter.flush} */
   flush(): Uint8Array {
     return new Uint8Array(0);
   }

@@ -153,10 +153,14 @@ class LzmaStreamDecoder extends StreamInput implements StreamDecoder {
     this.expectedSize = options.expectedSize;
     this.dec = new LzmaDecoder(LAYER, this.base);
     const chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
-    this.win = new LzmaWindow((b) => {
-      this.out += b.length;
-      this.sink(b);
-    }, chunk);
+    this.win = new LzmaWindow(
+      (b) => {
+        this.out += b.length;
+        this.sink(b);
+      },
+      chunk,
+      options.expectedSize,
+    );
   }
 
   get consumed(): number {

@@ -826,9 +826,10 @@ export const LZMA_IN_REQUIRED = 21;
  * (as fresh copies the receiver owns, at most `emitMax` at a time) before the
  * circle wraps over them; nothing else is buffered.
  *
- * The buffer starts small and doubles up to the window's length, so a small
- * stream never allocates its whole dictionary. Memory: one window, plus the
- * chunk being delivered.
+ * The buffer starts small and grows (four times at a step up to 4 MiB, or
+ * at once to the expected output size when the caller knows it) up to the
+ * window's length, so a small stream never allocates its whole dictionary.
+ * Memory: one window, plus the chunk being delivered.
  */
 export class LzmaWindow {
   /** The circular buffer; `buf.length` is the circle once it has grown to the window. */
@@ -841,15 +842,19 @@ export class LzmaWindow {
   private from = 0;
   /** The circle's length: the largest window asked for (rounded up to 16). */
   private cap = 16;
+  /** The expected output size, if known: the first allocation's size (within the window). */
+  private readonly hint: number;
   private readonly deliver: (bytes: Uint8Array) => void;
 
   /**
    * @param deliver - receives every decoded byte once, in order, as a fresh array
    * @param emitMax - the most bytes per delivery (at least 16)
+   * @param hint - the expected output size, if known (a wrong one costs only memory within the window, or time)
    */
-  constructor(deliver: (bytes: Uint8Array) => void, emitMax: number) {
+  constructor(deliver: (bytes: Uint8Array) => void, emitMax: number, hint = 0) {
     this.deliver = deliver;
     this.emitMax = Math.max(16, emitMax);
+    this.hint = Math.ceil(Math.max(0, Math.min(hint, 2 ** 32)) / 16) * 16;
   }
 
   /**
@@ -879,7 +884,18 @@ export class LzmaWindow {
   private room(dec: LzmaDecoder): void {
     const buf = this.buf;
     if (buf.length < this.cap) {
-      const next = new Uint8Array(Math.min(this.cap, Math.max(buf.length * 2, 1 << 16)));
+      // Each step copies what was decoded and touches new pages: grow four
+      // times at a step up to 4 MiB, then (a stream that big is likely to
+      // fill its window) to the whole window; or at once to the size the
+      // caller expects. Pages are resident only once written.
+      let size: number;
+      if (buf.length < this.hint) {
+        size = Math.max(this.hint, 1 << 16);
+      } else {
+        size = Math.max(buf.length * 4, 1 << 16);
+        if (size >= 1 << 22) size = this.cap;
+      }
+      const next = new Uint8Array(Math.min(this.cap, size));
       next.set(buf.subarray(0, this.pos));
       this.buf = next;
       return;

@@ -26,6 +26,10 @@
  *   consume exactly its compressed size, must end with Code == 0, and no
  *   match may continue into the next chunk.
  *
+ * The streaming `.xz` decoder applies the same rules one whole chunk at a
+ * time, as the chunks arrive (`XzStreamDecoder.lzma2Chunk` in `xz.ts`,
+ * decoding into an `LzmaWindow`); the two must stay in step.
+ *
  * @module
  */
 

@@ -604,7 +604,7 @@ class XzStreamDecoder extends StreamInput implements StreamDecoder {
     this.expectedSize = options.expectedSize;
     this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
     this.dec = new LzmaDecoder(LAYER, this.base);
-    this.win = new LzmaWindow((b) => this.deliver(b), this.chunk);
+    this.win = new LzmaWindow((b) => this.deliver(b), this.chunk, options.expectedSize);
     this.fail = (code, message, at) => {
       throw new KimageError(code, message, { layer: LAYER, offset: this.base + this.vBase + at });
     };
