@@ -18,6 +18,9 @@
 import { KimageError } from "../core/errors.js";
 import { CODECS, type Codec, type DecompressOptions } from "./types.js";
 import type { StreamSink } from "./window.js";
+import { createLz4StreamDecoder } from "./lz4.js";
+import { createLzoStreamDecoder } from "./lzo.js";
+import { createZstdStreamDecoder } from "./zstd.js";
 
 export type { StreamSink } from "./window.js";
 
@@ -60,6 +63,9 @@ const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
   // gzip, bzip2
 
   // zstd, lz4, lzo
+  zstd: createZstdStreamDecoder,
+  lz4: createLz4StreamDecoder,
+  lzo: createLzoStreamDecoder,
 
   // xz, lzma
 };
