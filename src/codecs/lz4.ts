@@ -10,10 +10,12 @@
  * @module
  */
 
-import { KimageError } from "../core/errors.js";
+import { KimageError, type ErrorCode } from "../core/errors.js";
 import { OutputBuffer } from "./output.js";
-import type { DecompressOptions, DecompressResult } from "./types.js";
-import { xxh32 } from "./xxhash.js";
+import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
+import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
+import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
+import { Xxh32, xxh32 } from "./xxhash.js";
 
 const LAYER = "lz4";
 
@@ -334,4 +336,432 @@ export function decompressLz4(input: Uint8Array, options: DecompressOptions = {}
     throw new KimageError("codec-size-mismatch", `lz4: decoded ${out.length} bytes, expected ${options.expectedSize}`, { layer: LAYER, offset: options.base ?? 0 });
   }
   return { codec: "lz4", bytes: out.result(), consumed: pos, complete, checked: [...checked] };
+}
+
+// ---------------------------------------------------------------- streaming
+
+// What the streaming decoder is waiting for.
+/** A magic (4 bytes). */
+const S_MAGIC = 0;
+/** A legacy block's size (or the end of the legacy stream). */
+const S_LEGACY_SIZE = 1;
+/** A legacy block's data. */
+const S_LEGACY_BLOCK = 2;
+/** FLG and BD of a frame descriptor (and one more byte). */
+const S_DESC = 3;
+/** The rest of the frame descriptor and its HC byte. */
+const S_DESC_REST = 4;
+/** A frame block's size word (or the EndMark). */
+const S_BLOCK_SIZE = 5;
+/** A frame block's data and block checksum. */
+const S_BLOCK = 6;
+/** The content checksum. */
+const S_SUM = 7;
+/** A skippable frame's size. */
+const S_SKIP_SIZE = 8;
+/** A skippable frame's data. */
+const S_SKIP = 9;
+
+/** "Dependent blocks: a block may refer to up to 64 KB of the previous blocks' output." */
+const LZ4_WINDOW = 64 << 10;
+
+/**
+ * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
+ * bytes, and the last short piece too when `all`; they stay in the window
+ * as history.
+ */
+function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
+  for (;;) {
+    const pending = out.total - out.emitted;
+    if (pending <= 0 || (!all && pending < chunk)) return;
+    const from = out.emitted - out.flushed;
+    const n = Math.min(pending, chunk);
+    out.emitted += n;
+    sink(out.buf.slice(from, from + n));
+  }
+}
+
+/** The streaming LZ4 decoder (see {@link createLz4StreamDecoder}). */
+class Lz4StreamDecoder implements StreamDecoder {
+  readonly codec = "lz4" as const;
+  private readonly sink: StreamSink;
+  private readonly base: number;
+  private readonly chunk: number;
+  private readonly expected: number | undefined;
+  private readonly out: WindowOutput;
+  private state = S_MAGIC;
+  private pos = 0;
+  private endPos = 0;
+  /** Fixed fields being gathered: `hlen` bytes from input offset `unitAt`. */
+  private readonly hdr = new Uint8Array(32);
+  private hlen = 0;
+  private unitAt = 0;
+  private any = false;
+  /** The block being buffered: `need` bytes, `got` so far, in `blk`. */
+  private blk = new Uint8Array(0);
+  private need = 0;
+  private got = 0;
+  private stored = false;
+  private left = 0;
+  // the current frame
+  private frameAt = 0;
+  private frameStart = 0;
+  private blockMax = 0;
+  private indep = false;
+  private blockSum = false;
+  private contentSize = -1;
+  private hash: Xxh32 | null = null;
+  private readonly checks = new Set<string>();
+  private failure: unknown = null;
+  private done = false;
+
+  constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    this.sink = sink;
+    this.base = options.base ?? 0;
+    this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
+    this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
+    const max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
+    this.out = new WindowOutput(LAYER, LZ4_WINDOW, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk });
+  }
+
+  get consumed(): number {
+    return this.done ? this.endPos : this.pos;
+  }
+  get produced(): number {
+    return this.out.total;
+  }
+  get complete(): boolean {
+    return this.done;
+  }
+  get checked(): readonly string[] {
+    return [...this.checks];
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.feed(chunk);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.finishInput();
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  private err(code: ErrorCode, msg: string, at: number): KimageError {
+    return new KimageError(code, `lz4: ${msg}`, { layer: LAYER, offset: this.base + at });
+  }
+
+  private unit(state: number): void {
+    this.state = state;
+    this.hlen = 0;
+    this.unitAt = this.pos;
+  }
+
+  private gather(c: Uint8Array, i: number, need: number): number {
+    const n = Math.min(need - this.hlen, c.length - i);
+    for (let k = 0; k < n; k++) this.hdr[this.hlen + k] = c[i + k] as number;
+    this.hlen += n;
+    this.pos += n;
+    return i + n;
+  }
+
+  /** Expects `need` bytes of block data (and checksum) next. */
+  private expectBlock(state: number, need: number): void {
+    this.state = state;
+    this.need = need;
+    this.got = 0;
+  }
+
+  /**
+   * Takes block bytes from `c` at `i`; returns the new `i`. A block wholly
+   * inside `c` is decoded from `c` itself; otherwise it is gathered in
+   * `blk` (which grows to the largest block seen).
+   */
+  private takeBlock(c: Uint8Array, i: number): number {
+    if (this.got === 0 && c.length - i >= this.need) {
+      const n = this.need;
+      this.pos += n;
+      this.block(c, i, i + n);
+      return i + n;
+    }
+    if (this.blk.length < this.need) this.blk = new Uint8Array(this.need);
+    const n = Math.min(this.need - this.got, c.length - i);
+    this.blk.set(c.subarray(i, i + n), this.got);
+    this.got += n;
+    this.pos += n;
+    if (this.got === this.need) this.block(this.blk, 0, this.need);
+    return i + n;
+  }
+
+  private feed(c: Uint8Array): void {
+    let i = 0;
+    while (i < c.length && !this.done) {
+      switch (this.state) {
+        case S_MAGIC:
+          i = this.gather(c, i, 4);
+          if (this.hlen === 4) this.magic();
+          break;
+        case S_LEGACY_SIZE: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          const size = u32le(this.hdr, 0);
+          // A repeated legacy magic starts another legacy stream.
+          if (size === LZ4_LEGACY_MAGIC) this.unit(S_LEGACY_SIZE);
+          // The end of a legacy stream (see legacy()): then these 4 bytes are read as the next magic.
+          else if (size === 0 || size > LEGACY_BOUND || (this.out.total > 0 && size === this.out.total % 2 ** 32)) this.magic();
+          else this.expectBlock(S_LEGACY_BLOCK, size);
+          break;
+        }
+        case S_LEGACY_BLOCK:
+        case S_BLOCK:
+          i = this.takeBlock(c, i);
+          break;
+        case S_DESC: {
+          // FLG, BD and at least the HC byte, as the one-shot decoder wants before it checks them
+          i = this.gather(c, i, 7);
+          if (this.hlen < 7) break;
+          const flg = this.hdr[4] as number;
+          const bd = this.hdr[5] as number;
+          // FLG: "bits 7-6 version, must be 01; bit 5 block independence; bit 4 block
+          // checksum; bit 3 content size; bit 2 content checksum; bit 1 reserved (0);
+          // bit 0 dictionary ID"
+          if (flg >>> 6 !== 1) throw this.err("codec-corrupt", `unsupported frame version ${flg >>> 6}`, this.unitAt + 4);
+          if (flg & 2) throw this.err("codec-corrupt", "reserved FLG bit set", this.unitAt + 4);
+          // BD: "bit 7 reserved; bits 6-4 block maximum size (4: 64 KB, 5: 256 KB,
+          // 6: 1 MB, 7: 4 MB); bits 3-0 reserved"
+          if (bd & 0x8f) throw this.err("codec-corrupt", "reserved BD bits set", this.unitAt + 5);
+          this.blockMax = FRAME_BLOCK_MAX[(bd >>> 4) & 7] as number;
+          if (this.blockMax === 0) throw this.err("codec-corrupt", `invalid block maximum size code ${(bd >>> 4) & 7}`, this.unitAt + 5);
+          this.state = S_DESC_REST;
+          // a 2-byte descriptor is complete already
+          if (!(flg & 0x09)) this.startFrame(flg, 2);
+          break;
+        }
+        case S_DESC_REST: {
+          const flg = this.hdr[4] as number;
+          const descLen = 2 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0);
+          i = this.gather(c, i, 4 + descLen + 1);
+          if (this.hlen === 4 + descLen + 1) this.startFrame(flg, descLen);
+          break;
+        }
+        case S_BLOCK_SIZE: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          const word = u32le(this.hdr, 0);
+          // "EndMark: a block size of 0x00000000"
+          if (word === 0) {
+            if (this.hash) this.unit(S_SUM);
+            else this.endFrame();
+            break;
+          }
+          // "highest bit set: the block is stored uncompressed"
+          this.stored = word >>> 31 === 1;
+          const size = word & 0x7fffffff;
+          if (size > this.blockMax) throw this.err("codec-corrupt", `block of ${size} bytes exceeds the frame's block maximum of ${this.blockMax}`, this.unitAt);
+          this.expectBlock(S_BLOCK, size + (this.blockSum ? 4 : 0));
+          // an empty stored block without a checksum is complete already
+          if (this.need === 0) this.block(this.hdr, 0, 0);
+          break;
+        }
+        case S_SUM: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          // "Content checksum: xxh32 of the whole decoded content, seed 0"
+          if ((this.hash as Xxh32).digest() !== u32le(this.hdr, 0)) throw this.err("codec-checksum", "content checksum mismatch", this.unitAt);
+          this.checks.add("content-xxh32");
+          this.endFrame();
+          break;
+        }
+        case S_SKIP_SIZE:
+          i = this.gather(c, i, 8);
+          if (this.hlen < 8) break;
+          this.left = u32le(this.hdr, 4);
+          this.state = S_SKIP;
+          if (this.left === 0) this.unit(S_MAGIC);
+          break;
+        case S_SKIP: {
+          const n = Math.min(this.left, c.length - i);
+          i += n;
+          this.pos += n;
+          this.left -= n;
+          if (this.left === 0) this.unit(S_MAGIC);
+          break;
+        }
+      }
+    }
+  }
+
+  /** The 4 bytes in `hdr` (from `unitAt`) are where a magic is expected. */
+  private magic(): void {
+    const magic = u32le(this.hdr, 0);
+    if (magic === LZ4_LEGACY_MAGIC) {
+      this.any = true;
+      this.unit(S_LEGACY_SIZE);
+    } else if (magic === LZ4_FRAME_MAGIC) {
+      this.any = true;
+      this.frameAt = this.unitAt;
+      this.state = S_DESC;
+    } else if (isSkippable(magic)) {
+      // "Skippable frames: magic 0x184D2A5?, a u32le size, then that many bytes"
+      this.any = true;
+      this.state = S_SKIP_SIZE;
+    } else if (!this.any) {
+      throw this.err("codec-corrupt", `not an lz4 stream (magic 0x${magic.toString(16)})`, this.unitAt);
+    } else {
+      this.finish(this.unitAt);
+    }
+  }
+
+  /** The frame descriptor and HC are in `hdr`. */
+  private startFrame(flg: number, descLen: number): void {
+    // "HC: the second byte of xxh32(descriptor, seed 0): (xxh32 >> 8) & 0xFF"
+    const hc = (xxh32(this.hdr, 0, 4, 4 + descLen) >>> 8) & 0xff;
+    if (hc !== this.hdr[4 + descLen]) throw this.err("codec-checksum", "frame descriptor checksum mismatch", this.unitAt + 4 + descLen);
+    if (flg & 0x01) throw this.err("unsupported", "frames that need a dictionary are not supported", this.unitAt + descLen);
+    this.checks.add("header-xxh32");
+    this.indep = (flg & 0x20) !== 0;
+    this.blockSum = (flg & 0x10) !== 0;
+    this.contentSize = flg & 0x08 ? u32le(this.hdr, 10) * 2 ** 32 + u32le(this.hdr, 6) : -1;
+    this.hash = flg & 0x04 ? new Xxh32() : null;
+    this.frameStart = this.out.total;
+    this.unit(S_BLOCK_SIZE);
+  }
+
+  /** A whole block is `src[sp, send)`: verify and decode it. */
+  private block(src: Uint8Array, sp: number, send: number): void {
+    const out = this.out;
+    const legacy = this.state === S_LEGACY_BLOCK;
+    // the block's data starts after its 4-byte size
+    const at = this.unitAt + 4;
+    const start = out.total;
+    if (legacy) {
+      this.decode(src, sp, send, LEGACY_BLOCK, true, at);
+    } else {
+      let end = send;
+      if (this.blockSum) {
+        end -= 4;
+        // "Block checksum: xxh32 of the raw (compressed or stored) block data"
+        if (xxh32(src, 0, sp, end) !== u32le(src, end)) throw this.err("codec-checksum", "block checksum mismatch", at + (end - sp));
+        this.checks.add("block-xxh32");
+      }
+      if (this.stored) {
+        if (end - sp > out.max - out.total) throw this.err("limit", `decompressed output exceeds the limit of ${out.max} bytes`, at);
+        out.write(src.subarray(sp, end));
+      } else {
+        this.decode(src, sp, end, this.blockMax, this.indep, at);
+      }
+      if (this.hash) this.hash.update(out.buf, start - out.flushed, out.length);
+      if (this.contentSize >= 0 && out.total - this.frameStart > this.contentSize) {
+        throw this.err("codec-size-mismatch", `frame decoded to more than the ${this.contentSize} bytes its header says`, this.frameAt + 6);
+      }
+    }
+    if (this.expected !== undefined && out.total > this.expected) {
+      throw this.err("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
+    }
+    drain(out, this.sink, this.chunk, false);
+    this.unit(legacy ? S_LEGACY_SIZE : S_BLOCK_SIZE);
+  }
+
+  /** Decodes one LZ4 block `src[sp, send)` (data at input offset `at`) into the window. */
+  private decode(src: Uint8Array, sp: number, send: number, blockMax: number, indep: boolean, at: number): void {
+    const out = this.out;
+    const want = Math.min(blockMax, out.max - out.total);
+    out.ensure(want);
+    const start = out.length;
+    // Dependent blocks may refer to the previous 64 KiB of this frame's output.
+    const dmin = indep ? start : Math.max(this.frameStart - out.flushed, start - LZ4_WINDOW);
+    const dp = decodeBlock(src, sp, send, out.buf, start, start + want, dmin);
+    if (dp === CORRUPT) throw this.err("codec-corrupt", "invalid block data (bad length, offset or truncated sequence)", at + (errAt - sp));
+    if (dp === OVERFLOW) {
+      if (want === blockMax) throw this.err("codec-corrupt", `block decodes to more than its maximum of ${blockMax} bytes`, at);
+      throw this.err("limit", `decompressed output exceeds the limit of ${out.max} bytes`, at);
+    }
+    out.length = dp;
+  }
+
+  private endFrame(): void {
+    if (this.contentSize >= 0 && this.out.total - this.frameStart !== this.contentSize) {
+      throw this.err("codec-size-mismatch", `frame decoded to ${this.out.total - this.frameStart} bytes, header says ${this.contentSize}`, this.frameAt + 6);
+    }
+    this.hash = null;
+    this.contentSize = -1;
+    this.unit(S_MAGIC);
+  }
+
+  private finish(at: number): void {
+    drain(this.out, this.sink, this.chunk, true);
+    if (this.expected !== undefined && this.out.total !== this.expected) {
+      throw this.err("codec-size-mismatch", `decoded ${this.out.total} bytes, expected ${this.expected}`, 0);
+    }
+    this.endPos = at;
+    this.done = true;
+  }
+
+  private finishInput(): void {
+    switch (this.state) {
+      case S_MAGIC:
+        if (this.any) return this.finish(this.unitAt);
+        throw this.err("truncated", "input too short for an lz4 magic", this.unitAt);
+      case S_LEGACY_SIZE:
+        // "There is no end mark": a legacy stream may end here.
+        return this.finish(this.unitAt);
+      case S_LEGACY_BLOCK:
+        throw this.err("truncated", `legacy block of ${this.need} bytes runs past the end of the input`, this.unitAt);
+      case S_DESC:
+      case S_DESC_REST:
+        throw this.err("truncated", "frame descriptor runs past the end of the input", this.unitAt + 4);
+      case S_BLOCK_SIZE:
+        throw this.err("truncated", "block size runs past the end of the input", this.unitAt);
+      case S_BLOCK:
+        throw this.err("truncated", "block runs past the end of the input", this.unitAt);
+      case S_SUM:
+        throw this.err("truncated", "content checksum runs past the end of the input", this.unitAt);
+      case S_SKIP_SIZE:
+        throw this.err("truncated", "skippable frame header runs past the end of the input", this.unitAt);
+      default:
+        throw this.err("truncated", "skippable frame runs past the end of the input", this.unitAt);
+    }
+  }
+}
+
+/**
+ * A streaming LZ4 decoder: the same streams, checks and errors as
+ * {@link decompressLz4} (legacy frames, standard frames, skippable frames
+ * and their concatenations), fed in chunks of any size.
+ *
+ * State, at most: the 64 KiB window ("dependent blocks" may reach 64 KB
+ * back; legacy blocks are independent) plus one block's output (legacy: 8
+ * MiB; frames: the "Block MaxSize" of the BD byte, 64 KB to 4 MB) and one
+ * output chunk; and one block's input, buffered only when a block does not
+ * arrive within one chunk (legacy: at most LZ4_compressBound(8 MiB); frames:
+ * Block MaxSize plus its checksum). Block checksums are checked on the
+ * buffered block before it is decoded; the XXH32 content checksum is
+ * computed incrementally.
+ *
+ * From the LZ4 Frame Format Description: "Block checksum: xxh32 of the raw
+ * (compressed or stored) block data"; "Content checksum: xxh32 of the whole
+ * decoded content"; "EndMark: a block size of 0x00000000"; "highest bit set:
+ * the block is stored uncompressed". A legacy stream has no end mark: it
+ * ends where {@link decompressLz4} says (at the end of the input, a zero or
+ * impossible size, or the kernel's le32 size trailer), and those bytes are
+ * not consumed.
+ *
+ * Errors: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch`,
+ * `truncated` (from `end()`), `limit` (past `maxOutput`), `unsupported`
+ * (dictionary frames).
+ */
+export function createLz4StreamDecoder(sink: StreamSink, options: StreamDecodeOptions = {}): StreamDecoder {
+  return new Lz4StreamDecoder(sink, options);
 }

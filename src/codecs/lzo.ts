@@ -14,7 +14,9 @@
 import { KimageError } from "../core/errors.js";
 import { crc32 } from "./crc32.js";
 import { OutputBuffer } from "./output.js";
-import type { DecompressOptions, DecompressResult } from "./types.js";
+import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
+import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
+import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
 
 const LAYER = "lzo";
 
@@ -236,47 +238,54 @@ function hasMagic(d: Uint8Array, pos: number): boolean {
   return true;
 }
 
-/** Parses an lzop header at `pos` (at the magic); returns the flags and where the blocks start. */
-function header(input: Uint8Array, pos: number, options: DecompressOptions, checked: Set<string>): { flags: number; pos: number } {
+/** A parsed lzop header, or where it ran short: `at` the field that is cut, `need` the bytes (from the magic) needed to go on. */
+type Header = { flags: number; pos: number; short?: undefined } | { short: true; at: number; need: number };
+
+/**
+ * Parses the lzop header at `pos` (at the magic) from `input[pos, end)`,
+ * without the extra field; returns the flags and where the header ends, or
+ * where it ran short.
+ */
+function parseHeader(input: Uint8Array, pos: number, end: number, options: DecompressOptions, checked: Set<string>): Header {
   const start = pos + 9;
   let p = start;
-  const need = (n: number): void => {
-    if (input.length - p < n) throw err("truncated", "lzop header runs past the end of the input", options, p);
-  };
+  const short = (n: number): boolean => end - p < n;
+  const cut = (n: number): Header => ({ short: true, at: p, need: p + n - pos });
   // "version (u16be), library version (u16be), [version needed to extract
   // (u16be) if version >= 0x0940], method (u8), [level (u8) if version >=
   // 0x0940], flags (u32be), [filter (u32be) if F_H_FILTER], mode (u32be),
   // mtime low (u32be), [mtime high (u32be) if version >= 0x0940], name length
   // (u8) and name, then the header checksum (u32be)"
-  need(4);
+  if (short(4)) return cut(4);
   const version = u16be(input, p);
   p += 4;
   if (version < 0x0900) throw err("codec-corrupt", `unsupported lzop version 0x${version.toString(16)}`, options, start);
   if (version >= 0x0940) {
-    need(2);
+    if (short(2)) return cut(2);
     const needed = u16be(input, p);
     if (needed > 0x1040 || needed < 0x0900) throw err("unsupported", `lzop version needed to extract 0x${needed.toString(16)} is not supported`, options, p);
     p += 2;
   }
-  need(1);
+  if (short(1)) return cut(1);
   const method = input[p++] as number;
   // methods 1..3 (LZO1X_1, LZO1X_1_15, LZO1X_999) all produce LZO1X data
   if (method < 1 || method > 3) throw err("unsupported", `lzop method ${method} is not LZO1X`, options, p - 1);
   if (version >= 0x0940) {
-    need(1);
+    if (short(1)) return cut(1);
     p++;
   }
-  need(4);
+  if (short(4)) return cut(4);
   const flags = u32be(input, p);
   if (flags & F_RESERVED) throw err("codec-corrupt", "reserved lzop flag bits set", options, p);
   if (flags & F_MULTIPART) throw err("unsupported", "multi-part lzop files are not supported", options, p);
   p += 4;
   if (flags & F_H_FILTER) throw err("unsupported", "lzop filters are not supported", options, p - 4);
-  need(version >= 0x0940 ? 12 : 8);
-  p += version >= 0x0940 ? 12 : 8;
-  need(1);
+  const fixed = version >= 0x0940 ? 12 : 8;
+  if (short(fixed)) return cut(fixed);
+  p += fixed;
+  if (short(1)) return cut(1);
   const nameLen = input[p++] as number;
-  need(nameLen + 4);
+  if (short(nameLen + 4)) return cut(nameLen + 4);
   p += nameLen;
   const want = u32be(input, p);
   // "the header checksum covers the bytes from the version through the name:
@@ -285,13 +294,21 @@ function header(input: Uint8Array, pos: number, options: DecompressOptions, chec
   if (got !== want) throw err("codec-checksum", "lzop header checksum mismatch", options, p);
   checked.add(flags & F_H_CRC32 ? "header-crc32" : "header-adler32");
   p += 4;
-  if (flags & F_H_EXTRA_FIELD) {
-    need(4);
+  return { flags, pos: p };
+}
+
+/** Parses an lzop header at `pos` (at the magic), with its extra field; returns the flags and where the blocks start. */
+function header(input: Uint8Array, pos: number, options: DecompressOptions, checked: Set<string>): { flags: number; pos: number } {
+  const h = parseHeader(input, pos, input.length, options, checked);
+  if (h.short) throw err("truncated", "lzop header runs past the end of the input", options, h.at);
+  let p = h.pos;
+  if (h.flags & F_H_EXTRA_FIELD) {
+    if (input.length - p < 4) throw err("truncated", "lzop header runs past the end of the input", options, p);
     const len = u32be(input, p);
     if (len > input.length - p - 8) throw err("truncated", "lzop extra field runs past the end of the input", options, p);
     p += 4 + len + 4;
   }
-  return { flags, pos: p };
+  return { flags: h.flags, pos: p };
 }
 
 /**
@@ -391,4 +408,345 @@ export function decompressLzo(input: Uint8Array, options: DecompressOptions = {}
     throw err("codec-size-mismatch", `decoded ${out.length} bytes, expected ${options.expectedSize}`, options, 0);
   }
   return { codec: "lzo", bytes: out.result(), consumed: pos, complete, checked: [...checked] };
+}
+
+// ---------------------------------------------------------------- streaming
+
+// What the streaming decoder is waiting for.
+/** The first member's magic. */
+const S_MAGIC = 0;
+/** The rest of a member's header. */
+const S_HEADER = 1;
+/** The extra field's length. */
+const S_EXTRA_LEN = 2;
+/** The extra field and its checksum (skipped). */
+const S_EXTRA = 3;
+/** A block's uncompressed size (0 ends the member). */
+const S_DLEN = 4;
+/** The rest of a block header: compressed size and checksums. */
+const S_BLOCK_HDR = 5;
+/** A block's data. */
+const S_BLOCK = 6;
+/** After a member: another lzop magic, or the end of the stream. */
+const S_NEXT = 7;
+
+/**
+ * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
+ * bytes, and the last short piece too when `all`.
+ */
+function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
+  for (;;) {
+    const pending = out.total - out.emitted;
+    if (pending <= 0 || (!all && pending < chunk)) return;
+    const from = out.emitted - out.flushed;
+    const n = Math.min(pending, chunk);
+    out.emitted += n;
+    sink(out.buf.slice(from, from + n));
+  }
+}
+
+/** The streaming lzop decoder (see {@link createLzoStreamDecoder}). */
+class LzoStreamDecoder implements StreamDecoder {
+  readonly codec = "lzo" as const;
+  private readonly sink: StreamSink;
+  private readonly options: StreamDecodeOptions;
+  private readonly base: number;
+  private readonly chunk: number;
+  private readonly expected: number | undefined;
+  private readonly out: WindowOutput;
+  private state = S_MAGIC;
+  private pos = 0;
+  private endPos = 0;
+  /** Fields being gathered: `hlen` bytes from input offset `unitAt` (a whole lzop header fits). */
+  private readonly hdr = new Uint8Array(320);
+  private hlen = 0;
+  private unitAt = 0;
+  /** Bytes of `hdr` to gather before parsing again. */
+  private want = 0;
+  private flags = 0;
+  private left = 0;
+  /** The block being buffered: `need` bytes, `got` so far, in `blk`. */
+  private blk = new Uint8Array(0);
+  private need = 0;
+  private got = 0;
+  private dlen = 0;
+  private readonly checks = new Set<string>();
+  private failure: unknown = null;
+  private done = false;
+
+  constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    this.sink = sink;
+    this.options = options;
+    this.base = options.base ?? 0;
+    this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
+    this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
+    const max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
+    // lzop compresses each block on its own: no match reaches into an earlier block, so no window.
+    this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk });
+  }
+
+  get consumed(): number {
+    return this.done ? this.endPos : this.pos;
+  }
+  get produced(): number {
+    return this.out.total;
+  }
+  get complete(): boolean {
+    return this.done;
+  }
+  get checked(): readonly string[] {
+    return [...this.checks];
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.feed(chunk);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.finishInput();
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  private unit(state: number): void {
+    this.state = state;
+    this.hlen = 0;
+    this.unitAt = this.pos;
+  }
+
+  private gather(c: Uint8Array, i: number, need: number): number {
+    const n = Math.min(need - this.hlen, c.length - i);
+    for (let k = 0; k < n; k++) this.hdr[this.hlen + k] = c[i + k] as number;
+    this.hlen += n;
+    this.pos += n;
+    return i + n;
+  }
+
+  private feed(c: Uint8Array): void {
+    let i = 0;
+    while (i < c.length && !this.done) {
+      switch (this.state) {
+        case S_MAGIC:
+          i = this.gather(c, i, 9);
+          if (this.hlen < 9) break;
+          for (let k = 0; k < 9; k++) if (this.hdr[k] !== LZOP_MAGIC[k]) throw err("codec-corrupt", "not an lzop file (bad magic)", this.options, 0);
+          this.state = S_HEADER;
+          this.want = 9;
+          break;
+        case S_NEXT: {
+          // "Further lzop members are decoded only if the bytes after the end mark start with the lzop magic"
+          const k = this.hlen;
+          i = this.gather(c, i, k + 1);
+          if (this.hdr[k] !== LZOP_MAGIC[k]) {
+            this.finish(this.unitAt);
+          } else if (this.hlen === 9) {
+            this.state = S_HEADER;
+            this.want = 9;
+          }
+          break;
+        }
+        case S_HEADER: {
+          i = this.gather(c, i, this.want);
+          if (this.hlen < this.want) break;
+          const h = parseHeader(this.hdr, 0, this.hlen, { base: this.base + this.unitAt }, this.checks);
+          if (h.short) {
+            this.want = h.need;
+            break;
+          }
+          this.flags = h.flags;
+          if (h.flags & F_H_EXTRA_FIELD) this.unit(S_EXTRA_LEN);
+          else this.unit(S_DLEN);
+          break;
+        }
+        case S_EXTRA_LEN:
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          this.left = u32be(this.hdr, 0) + 4;
+          this.state = S_EXTRA;
+          break;
+        case S_EXTRA: {
+          const n = Math.min(this.left, c.length - i);
+          i += n;
+          this.pos += n;
+          this.left -= n;
+          if (this.left === 0) this.unit(S_DLEN);
+          break;
+        }
+        case S_DLEN: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          const dlen = u32be(this.hdr, 0);
+          if (dlen === 0) {
+            this.unit(S_NEXT);
+            break;
+          }
+          if (dlen > MAX_BLOCK) throw this.fail("codec-corrupt", `block of ${dlen} bytes exceeds lzop's maximum block size`, this.unitAt);
+          this.dlen = dlen;
+          this.state = S_BLOCK_HDR;
+          this.want = 8;
+          break;
+        }
+        case S_BLOCK_HDR: {
+          i = this.gather(c, i, this.want);
+          if (this.hlen < this.want) break;
+          if (this.want === 8) {
+            const clen = u32be(this.hdr, 4);
+            if (clen > this.dlen) throw this.fail("codec-corrupt", "compressed block is larger than its uncompressed size", this.unitAt + 4);
+            this.want = 8 + 4 * this.sums(clen < this.dlen);
+            if (this.hlen < this.want) break;
+          }
+          this.need = u32be(this.hdr, 4);
+          this.got = 0;
+          this.state = S_BLOCK;
+          if (this.need === 0) this.block(this.blk, 0, 0);
+          break;
+        }
+        case S_BLOCK: {
+          if (this.got === 0 && c.length - i >= this.need) {
+            // the whole block is in this chunk: decode it from there
+            const n = this.need;
+            this.pos += n;
+            i += n;
+            this.block(c, i - n, i);
+            break;
+          }
+          if (this.blk.length < this.need) this.blk = new Uint8Array(this.need);
+          const n = Math.min(this.need - this.got, c.length - i);
+          this.blk.set(c.subarray(i, i + n), this.got);
+          this.got += n;
+          this.pos += n;
+          i += n;
+          if (this.got === this.need) this.block(this.blk, 0, this.need);
+          break;
+        }
+      }
+    }
+  }
+
+  private fail(code: "codec-corrupt" | "truncated" | "codec-checksum" | "codec-size-mismatch" | "limit", msg: string, at: number): KimageError {
+    return err(code, msg, this.options, at);
+  }
+
+  /** How many checksums a block header carries (the compressed-data ones only when the block is compressed). */
+  private sums(compressed: boolean): number {
+    const f = this.flags;
+    return (f & F_ADLER32_D ? 1 : 0) + (f & F_CRC32_D ? 1 : 0) + (compressed ? (f & F_ADLER32_C ? 1 : 0) + (f & F_CRC32_C ? 1 : 0) : 0);
+  }
+
+  /** The block's header is in `hdr` (from `unitAt`) and its data is `src[sp, send)`. */
+  private block(src: Uint8Array, sp: number, send: number): void {
+    const f = this.flags;
+    const h = this.hdr;
+    const at = this.unitAt;
+    const dlen = this.dlen;
+    const clen = send - sp;
+    const compressed = clen < dlen;
+    let q = 8;
+    const dAdler = f & F_ADLER32_D ? u32be(h, q) : -1;
+    if (f & F_ADLER32_D) q += 4;
+    const dCrc = f & F_CRC32_D ? u32be(h, q) : -1;
+    if (f & F_CRC32_D) q += 4;
+    // "the compressed-data checksums are only present when the block is compressed"
+    if (compressed && f & F_ADLER32_C) {
+      if (adler32(src, 1, sp, send) !== u32be(h, q)) throw this.fail("codec-checksum", "compressed block Adler-32 mismatch", at + q);
+      this.checks.add("adler32");
+      q += 4;
+    }
+    if (compressed && f & F_CRC32_C) {
+      if (crc32(src.subarray(sp, send)) !== u32be(h, q)) throw this.fail("codec-checksum", "compressed block CRC-32 mismatch", at + q);
+      this.checks.add("crc32");
+      q += 4;
+    }
+    const out = this.out;
+    if (dlen > out.max - out.total) throw this.fail("limit", `decompressed output exceeds the limit of ${out.max} bytes`, at);
+    out.ensure(dlen);
+    const start = out.length;
+    if (compressed) {
+      const r = lzo1x(src, sp, send, out.buf, start, start + dlen, start);
+      // the data starts after the header fields
+      if (r === CORRUPT) throw this.fail("codec-corrupt", "invalid LZO1X data", at + q + (errAt - sp));
+      if (r !== start + dlen) throw this.fail("codec-corrupt", "LZO1X block decodes to a different size than its header says", at);
+    } else {
+      out.buf.set(src.subarray(sp, send), start);
+    }
+    out.length = start + dlen;
+    if (dAdler >= 0) {
+      if (adler32(out.buf, 1, start, start + dlen) !== dAdler) throw this.fail("codec-checksum", "uncompressed block Adler-32 mismatch", at + 8);
+      this.checks.add("adler32");
+    }
+    if (dCrc >= 0) {
+      if (crc32(out.buf.subarray(start, start + dlen)) !== dCrc) throw this.fail("codec-checksum", "uncompressed block CRC-32 mismatch", at + 8);
+      this.checks.add("crc32");
+    }
+    if (this.expected !== undefined && out.total > this.expected) {
+      throw this.fail("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
+    }
+    drain(out, this.sink, this.chunk, false);
+    this.unit(S_DLEN);
+  }
+
+  private finish(at: number): void {
+    drain(this.out, this.sink, this.chunk, true);
+    if (this.expected !== undefined && this.out.total !== this.expected) {
+      throw this.fail("codec-size-mismatch", `decoded ${this.out.total} bytes, expected ${this.expected}`, 0);
+    }
+    this.endPos = at;
+    this.done = true;
+  }
+
+  private finishInput(): void {
+    switch (this.state) {
+      case S_MAGIC:
+        throw this.fail("truncated", "input too short for the lzop magic", 0);
+      case S_NEXT:
+        return this.finish(this.unitAt);
+      case S_HEADER: {
+        const h = parseHeader(this.hdr, 0, this.hlen, { base: this.base + this.unitAt }, this.checks);
+        throw this.fail("truncated", "lzop header runs past the end of the input", this.unitAt + (h.short ? h.at : this.hlen));
+      }
+      case S_EXTRA_LEN:
+        throw this.fail("truncated", "lzop header runs past the end of the input", this.unitAt);
+      case S_EXTRA:
+        throw this.fail("truncated", "lzop extra field runs past the end of the input", this.unitAt);
+      case S_DLEN:
+        throw this.fail("truncated", "block header runs past the end of the input", this.unitAt);
+      case S_BLOCK_HDR:
+        throw this.fail("truncated", this.hlen < 8 ? "block header runs past the end of the input" : "block runs past the end of the input", this.unitAt);
+      default:
+        throw this.fail("truncated", "block runs past the end of the input", this.unitAt);
+    }
+  }
+}
+
+/**
+ * A streaming lzop decoder: the same files, checks and errors as
+ * {@link decompressLzo}, fed in chunks of any size.
+ *
+ * lzop compresses every block on its own, so no history is kept between
+ * blocks. State, at most: one block's output ("u32be uncompressed size",
+ * at most lzop's 64 MiB; `lzop -9` writes 256 KiB blocks) plus one output
+ * chunk, and one block's compressed data, buffered only when it does not
+ * arrive within one chunk. Every checksum the header flags ask for
+ * (Adler-32 / CRC-32 of the uncompressed and of the compressed data) is
+ * checked per block, as the blocks arrive. Further members are decoded when
+ * the bytes after an end mark start with the lzop magic; other trailing
+ * bytes are not consumed.
+ *
+ * Errors: `codec-corrupt`, `codec-checksum`, `truncated` (from `end()`),
+ * `unsupported`, `codec-size-mismatch`, `limit`.
+ */
+export function createLzoStreamDecoder(sink: StreamSink, options: StreamDecodeOptions = {}): StreamDecoder {
+  return new LzoStreamDecoder(sink, options);
 }

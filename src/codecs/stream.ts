@@ -22,6 +22,9 @@ import { createGzipStreamDecoder } from "./gzip.js";
 import type { StreamSink } from "./window.js";
 import { createXzStreamDecoder } from "./xz.js";
 import { createLzmaStreamDecoder } from "./lzma-alone.js";
+import { createLz4StreamDecoder } from "./lz4.js";
+import { createLzoStreamDecoder } from "./lzo.js";
+import { createZstdStreamDecoder } from "./zstd.js";
 
 export type { StreamSink } from "./window.js";
 
@@ -66,6 +69,9 @@ const FACTORIES: Partial<Record<Codec, StreamDecoderFactory>> = {
   bzip2: createBzip2StreamDecoder,
 
   // zstd, lz4, lzo
+  zstd: createZstdStreamDecoder,
+  lz4: createLz4StreamDecoder,
+  lzo: createLzoStreamDecoder,
 
   // xz, lzma
   xz: createXzStreamDecoder,

@@ -119,8 +119,8 @@ export class WindowOutput {
    */
   finish(): void {
     if (this.total > this.max) this.overLimit();
-    const pending = this.total - this.emitted;
-    if (pending > 0) this.emit(this.buf.subarray(this.length - pending, this.length));
+    // emit() skips what was already emitted, counting from buf[0] (= `flushed`)
+    if (this.total > this.emitted) this.emit(this.buf.subarray(0, this.length));
   }
 
   private emit(view: Uint8Array): void {

@@ -38,43 +38,90 @@ function rd32(d: Uint8Array, i: number): number {
  * checksum.
  */
 export function xxh32(data: Uint8Array, seed = 0, start = 0, end = data.length): number {
-  let i = start;
   const len = end - start;
+  let i = start;
   let h: number;
   // "Step 1/2: if the input is at least 16 bytes, four accumulators each take
   // one 4-byte lane of every 16-byte stripe: acc = rotl(acc + lane*P2, 13) * P1"
   if (len >= 16) {
-    let v1 = (seed + P32_1 + P32_2) | 0;
-    let v2 = (seed + P32_2) | 0;
-    let v3 = seed | 0;
-    let v4 = (seed - P32_1) | 0;
-    const limit = end - 16;
-    while (i <= limit) {
-      v1 = (v1 + Math.imul(rd32(data, i), P32_2)) | 0;
-      v1 = Math.imul((v1 << 13) | (v1 >>> 19), P32_1);
-      v2 = (v2 + Math.imul(rd32(data, i + 4), P32_2)) | 0;
-      v2 = Math.imul((v2 << 13) | (v2 >>> 19), P32_1);
-      v3 = (v3 + Math.imul(rd32(data, i + 8), P32_2)) | 0;
-      v3 = Math.imul((v3 << 13) | (v3 >>> 19), P32_1);
-      v4 = (v4 + Math.imul(rd32(data, i + 12), P32_2)) | 0;
-      v4 = Math.imul((v4 << 13) | (v4 >>> 19), P32_1);
-      i += 16;
-    }
-    // "Step 3: converge: rotl(v1,1) + rotl(v2,7) + rotl(v3,12) + rotl(v4,18)"
-    h = (((v1 << 1) | (v1 >>> 31)) + ((v2 << 7) | (v2 >>> 25)) + ((v3 << 12) | (v3 >>> 20)) + ((v4 << 18) | (v4 >>> 14))) | 0;
+    const v = init32(seed);
+    i = stripes32(data, i, end, v);
+    h = converge32(v);
   } else {
     h = (seed + P32_5) | 0;
   }
   // "Step 4: add the input length"
-  h = (h + len) | 0;
+  return final32((h + len) | 0, data, i, end);
+}
+
+/** The four XXH32 accumulators for `seed`: "v1 = seed + P1 + P2; v2 = seed + P2; v3 = seed; v4 = seed - P1". */
+function init32(seed: number): Int32Array {
+  return Int32Array.of(seed + P32_1 + P32_2, seed + P32_2, seed, seed - P32_1);
+}
+
+/** Consumes the whole 16-byte stripes of `d[i, end)` into the accumulators `v`; returns the index after the last one. */
+function stripes32(d: Uint8Array, i: number, end: number, v: Int32Array): number {
+  a1 = v[0] as number;
+  a2 = v[1] as number;
+  a3 = v[2] as number;
+  a4 = v[3] as number;
+  const next = stripes32Loop(d, i, end);
+  v[0] = a1;
+  v[1] = a2;
+  v[2] = a3;
+  v[3] = a4;
+  return next;
+}
+
+// The XXH32 accumulators, in and out of stripes32Loop.
+let a1 = 0;
+let a2 = 0;
+let a3 = 0;
+let a4 = 0;
+
+/**
+ * The loop of {@link stripes32}, on the accumulators `a1..4`. (A function
+ * of its own, ending in plain variable stores: V8 optimizes a hot loop while
+ * it runs, and array stores after it that have not run yet would deoptimize
+ * it the first time they run.)
+ */
+function stripes32Loop(d: Uint8Array, i: number, end: number): number {
+  let v1 = a1, v2 = a2, v3 = a3, v4 = a4;
+  const limit = end - 16;
+  while (i <= limit) {
+    v1 = (v1 + Math.imul(rd32(d, i), P32_2)) | 0;
+    v1 = Math.imul((v1 << 13) | (v1 >>> 19), P32_1);
+    v2 = (v2 + Math.imul(rd32(d, i + 4), P32_2)) | 0;
+    v2 = Math.imul((v2 << 13) | (v2 >>> 19), P32_1);
+    v3 = (v3 + Math.imul(rd32(d, i + 8), P32_2)) | 0;
+    v3 = Math.imul((v3 << 13) | (v3 >>> 19), P32_1);
+    v4 = (v4 + Math.imul(rd32(d, i + 12), P32_2)) | 0;
+    v4 = Math.imul((v4 << 13) | (v4 >>> 19), P32_1);
+    i += 16;
+  }
+  a1 = v1;
+  a2 = v2;
+  a3 = v3;
+  a4 = v4;
+  return i;
+}
+
+/** "Step 3: converge: rotl(v1,1) + rotl(v2,7) + rotl(v3,12) + rotl(v4,18)" */
+function converge32(v: Int32Array): number {
+  const v1 = v[0] as number, v2 = v[1] as number, v3 = v[2] as number, v4 = v[3] as number;
+  return (((v1 << 1) | (v1 >>> 31)) + ((v2 << 7) | (v2 >>> 25)) + ((v3 << 12) | (v3 >>> 20)) + ((v4 << 18) | (v4 >>> 14))) | 0;
+}
+
+/** Mixes in the tail `d[i, end)` (fewer than 16 bytes) and avalanches `h`. */
+function final32(h: number, d: Uint8Array, i: number, end: number): number {
   // "Step 5: consume the remaining 4-byte lanes, then single bytes"
   while (i + 4 <= end) {
-    h = (h + Math.imul(rd32(data, i), P32_3)) | 0;
+    h = (h + Math.imul(rd32(d, i), P32_3)) | 0;
     h = Math.imul((h << 17) | (h >>> 15), P32_4);
     i += 4;
   }
   while (i < end) {
-    h = (h + Math.imul(data[i] as number, P32_5)) | 0;
+    h = (h + Math.imul(d[i] as number, P32_5)) | 0;
     h = Math.imul((h << 11) | (h >>> 21), P32_1);
     i++;
   }
@@ -85,6 +132,52 @@ export function xxh32(data: Uint8Array, seed = 0, start = 0, end = data.length):
   h = Math.imul(h, P32_3);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * XXH32 computed incrementally: {@link Xxh32.update} with the data in any
+ * number of pieces, then {@link Xxh32.digest} equals {@link xxh32} of their
+ * concatenation. State: the four accumulators, an at most 15-byte partial
+ * stripe and the length. The LZ4 frame's content checksum of a streamed frame.
+ */
+export class Xxh32 {
+  private readonly v: Int32Array;
+  private readonly mem = new Uint8Array(16);
+  private memLen = 0;
+  private total = 0;
+  private readonly seed: number;
+
+  /** @param seed - the seed (LZ4 uses 0) */
+  constructor(seed = 0) {
+    this.seed = seed | 0;
+    this.v = init32(this.seed);
+  }
+
+  /** Hashes `d[start, end)` after what came before. */
+  update(d: Uint8Array, start = 0, end = d.length): void {
+    let i = start;
+    this.total += end - start;
+    if (this.memLen > 0) {
+      const n = Math.min(16 - this.memLen, end - i);
+      this.mem.set(d.subarray(i, i + n), this.memLen);
+      this.memLen += n;
+      i += n;
+      if (this.memLen < 16) return;
+      stripes32(this.mem, 0, 16, this.v);
+      this.memLen = 0;
+    }
+    i = stripes32(d, i, end, this.v);
+    if (i < end) {
+      this.mem.set(d.subarray(i, end));
+      this.memLen = end - i;
+    }
+  }
+
+  /** The XXH32 of everything hashed so far (unsigned 32-bit); the state is unchanged. */
+  digest(): number {
+    const h = this.total >= 16 ? converge32(this.v) : (this.seed + P32_5) | 0;
+    return final32((h + this.total) | 0, this.mem, 0, this.memLen);
+  }
 }
 
 // ---------------------------------------------------------------- XXH64
@@ -150,7 +243,10 @@ const INV32 = 1 / 4294967296;
  * The stripe loop: for each whole 32-byte stripe of `d[i, end)`, every
  * accumulator takes its 8-byte lane, `acc = rotl(acc + lane*P2, 31) * P1`.
  * The accumulators are the (high, low) pairs `st[0..7]`, kept in locals
- * here. Returns the index after the last whole stripe.
+ * here. Returns the index after the last whole stripe. (The loop is a
+ * function of its own, {@link stripesLoop}, ending in plain variable
+ * stores: V8 optimizes a hot loop while it runs, and array stores after it
+ * that have not run yet would deoptimize it the first time they run.)
  *
  * A 64-bit product mod 2^64 of (ah:al) and a constant (bh:bl) is
  * `al*bl + ((ah*bl + al*bh) << 32)`; the low word of `al*bl` is
@@ -160,8 +256,21 @@ const INV32 = 1 / 4294967296;
  * exact high word.
  */
 function stripes(d: Uint8Array, i: number, end: number, st: Uint32Array): number {
-  let v1h = st[0] as number, v1l = st[1] as number, v2h = st[2] as number, v2l = st[3] as number;
-  let v3h = st[4] as number, v3l = st[5] as number, v4h = st[6] as number, v4l = st[7] as number;
+  s1h = st[0] as number; s1l = st[1] as number; s2h = st[2] as number; s2l = st[3] as number;
+  s3h = st[4] as number; s3l = st[5] as number; s4h = st[6] as number; s4l = st[7] as number;
+  const next = stripesLoop(d, i, end);
+  st[0] = s1h; st[1] = s1l; st[2] = s2h; st[3] = s2l;
+  st[4] = s3h; st[5] = s3l; st[6] = s4h; st[7] = s4l;
+  return next;
+}
+
+// The XXH64 accumulators, in and out of stripesLoop.
+let s1h = 0, s1l = 0, s2h = 0, s2l = 0, s3h = 0, s3l = 0, s4h = 0, s4l = 0;
+
+/** The loop of {@link stripes}, on the accumulators `s1h..s4l`. */
+function stripesLoop(d: Uint8Array, i: number, end: number): number {
+  let v1h = s1h, v1l = s1l, v2h = s2h, v2l = s2l;
+  let v3h = s3h, v3l = s3l, v4h = s4h, v4l = s4l;
   let ll: number, lh: number, pl: number, ph: number, lo: number, hi: number, th: number, tl: number;
   // DataView reads: one unaligned little-endian load per word, on any platform
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
@@ -212,8 +321,8 @@ function stripes(d: Uint8Array, i: number, end: number, st: Uint32Array): number
     v4l = Math.imul(tl, P1L) >>> 0;
     v4h = ((((tl * P1L - v4l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
   }
-  st[0] = v1h; st[1] = v1l; st[2] = v2h; st[3] = v2l;
-  st[4] = v3h; st[5] = v3l; st[6] = v4h; st[7] = v4l;
+  s1h = v1h; s1l = v1l; s2h = v2h; s2l = v2l;
+  s3h = v3h; s3l = v3l; s4h = v4h; s4l = v4l;
   return i;
 }
 
@@ -224,38 +333,34 @@ function rotlLo(h: number, l: number, r: number): number {
   return ((l << r) | (h >>> (32 - r))) >>> 0;
 }
 
+/** The four XXH64 accumulators for seed 0 as (high, low) pairs: "v1 = seed + P1 + P2; v2 = seed + P2; v3 = seed; v4 = seed - P1". */
+function init64(): Uint32Array {
+  const v = new Uint32Array(8);
+  add64(P1H, P1L, P2H, P2L);
+  v[0] = rh; v[1] = rl;
+  v[2] = P2H; v[3] = P2L;
+  v[6] = ~P1H >>> 0; v[7] = (0x100000000 - P1L) >>> 0;
+  return v;
+}
+
 /**
- * XXH64 of `data[start, end)` with seed 0, as unsigned 32-bit halves
- * `{ hi, lo }`. Zstandard's Content_Checksum is `lo` (the low 4 bytes of the
- * digest, little-endian).
+ * "h = rotl(v1,1) + rotl(v2,7) + rotl(v3,12) + rotl(v4,18)", then each
+ * accumulator is merged in; result in (rh:rl).
  */
-export function xxh64Parts(data: Uint8Array, start = 0, end = data.length): { hi: number; lo: number } {
-  let i = start;
-  const len = end - start;
-  let hh: number, hl: number;
-  if (len >= 32) {
-    // "v1 = seed + P1 + P2; v2 = seed + P2; v3 = seed; v4 = seed - P1"
-    const v = new Uint32Array(8);
-    add64(P1H, P1L, P2H, P2L);
-    v[0] = rh; v[1] = rl;
-    v[2] = P2H; v[3] = P2L;
-    v[6] = ~P1H >>> 0; v[7] = (0x100000000 - P1L) >>> 0;
-    i = stripes(data, i, end, v);
-    const v1h = v[0] as number, v1l = v[1] as number, v2h = v[2] as number, v2l = v[3] as number;
-    const v3h = v[4] as number, v3l = v[5] as number, v4h = v[6] as number, v4l = v[7] as number;
-    // "h = rotl(v1,1) + rotl(v2,7) + rotl(v3,12) + rotl(v4,18)", then each
-    // accumulator is merged in.
-    add64(rotlHi(v1h, v1l, 1), rotlLo(v1h, v1l, 1), rotlHi(v2h, v2l, 7), rotlLo(v2h, v2l, 7));
-    add64(rh, rl, rotlHi(v3h, v3l, 12), rotlLo(v3h, v3l, 12));
-    add64(rh, rl, rotlHi(v4h, v4l, 18), rotlLo(v4h, v4l, 18));
-    merge64(rh, rl, v1h, v1l);
-    merge64(rh, rl, v2h, v2l);
-    merge64(rh, rl, v3h, v3l);
-    merge64(rh, rl, v4h, v4l);
-    hh = rh; hl = rl;
-  } else {
-    hh = P5H; hl = P5L;
-  }
+function converge64(v: Uint32Array): void {
+  const v1h = v[0] as number, v1l = v[1] as number, v2h = v[2] as number, v2l = v[3] as number;
+  const v3h = v[4] as number, v3l = v[5] as number, v4h = v[6] as number, v4l = v[7] as number;
+  add64(rotlHi(v1h, v1l, 1), rotlLo(v1h, v1l, 1), rotlHi(v2h, v2l, 7), rotlLo(v2h, v2l, 7));
+  add64(rh, rl, rotlHi(v3h, v3l, 12), rotlLo(v3h, v3l, 12));
+  add64(rh, rl, rotlHi(v4h, v4l, 18), rotlLo(v4h, v4l, 18));
+  merge64(rh, rl, v1h, v1l);
+  merge64(rh, rl, v2h, v2l);
+  merge64(rh, rl, v3h, v3l);
+  merge64(rh, rl, v4h, v4l);
+}
+
+/** Adds the length `len`, mixes in the tail `data[i, end)` (fewer than 32 bytes) and avalanches (hh:hl). */
+function final64(hh: number, hl: number, len: number, data: Uint8Array, i: number, end: number): { hi: number; lo: number } {
   // "h += length" (lengths here are below 2^53; split into halves)
   add64(hh, hl, Math.floor(len / 4294967296) >>> 0, len >>> 0);
   hh = rh; hl = rl;
@@ -297,6 +402,66 @@ export function xxh64Parts(data: Uint8Array, start = 0, end = data.length): { hi
   hh = rh; hl = rl;
   hl = (hl ^ hh) >>> 0;
   return { hi: hh, lo: hl };
+}
+
+/**
+ * XXH64 of `data[start, end)` with seed 0, as unsigned 32-bit halves
+ * `{ hi, lo }`. Zstandard's Content_Checksum is `lo` (the low 4 bytes of the
+ * digest, little-endian).
+ */
+export function xxh64Parts(data: Uint8Array, start = 0, end = data.length): { hi: number; lo: number } {
+  let i = start;
+  const len = end - start;
+  if (len >= 32) {
+    const v = init64();
+    i = stripes(data, i, end, v);
+    converge64(v);
+    return final64(rh, rl, len, data, i, end);
+  }
+  return final64(P5H, P5L, len, data, i, end);
+}
+
+/**
+ * XXH64 (seed 0) computed incrementally: {@link Xxh64.update} with the data
+ * in any number of pieces, then {@link Xxh64.digest} equals
+ * {@link xxh64Parts} of their concatenation. State: the four accumulators,
+ * an at most 31-byte partial stripe and the length. Zstandard's
+ * Content_Checksum of a streamed frame.
+ */
+export class Xxh64 {
+  private readonly v = init64();
+  private readonly mem = new Uint8Array(32);
+  private memLen = 0;
+  private total = 0;
+
+  /** Hashes `d[start, end)` after what came before. */
+  update(d: Uint8Array, start = 0, end = d.length): void {
+    let i = start;
+    this.total += end - start;
+    if (this.memLen > 0) {
+      const n = Math.min(32 - this.memLen, end - i);
+      this.mem.set(d.subarray(i, i + n), this.memLen);
+      this.memLen += n;
+      i += n;
+      if (this.memLen < 32) return;
+      stripes(this.mem, 0, 32, this.v);
+      this.memLen = 0;
+    }
+    i = stripes(d, i, end, this.v);
+    if (i < end) {
+      this.mem.set(d.subarray(i, end));
+      this.memLen = end - i;
+    }
+  }
+
+  /** The XXH64 of everything hashed so far as `{ hi, lo }`; the state is unchanged. */
+  digest(): { hi: number; lo: number } {
+    if (this.total >= 32) {
+      converge64(this.v);
+      return final64(rh, rl, this.total, this.mem, 0, this.memLen);
+    }
+    return final64(P5H, P5L, this.total, this.mem, 0, this.memLen);
+  }
 }
 
 /** XXH64 of `data` with seed 0, as a BigInt (for tests and display). */

@@ -21,8 +21,10 @@
 
 import { KimageError, type ErrorCode } from "../core/errors.js";
 import { OutputBuffer } from "./output.js";
-import type { DecompressOptions, DecompressResult } from "./types.js";
-import { xxh64Parts } from "./xxhash.js";
+import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
+import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
+import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
+import { Xxh64, xxh64Parts } from "./xxhash.js";
 
 const LAYER = "zstd";
 
@@ -35,9 +37,17 @@ class Fail extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly at: number,
+    /** A match reached past the window it was given (not before the frame). */
+    readonly pastWindow = false,
   ) {
     super(message);
   }
+}
+
+/** The error of a match offset `off` that reaches past `hist` (the frame's output so far) or `wmax`. */
+function farMatch(off: number, hist: number, p: number): Fail {
+  if (off > hist) return new Fail("codec-corrupt", "match offset reaches before the frame", p);
+  return new Fail("codec-corrupt", "match offset reaches past the window", p, true);
 }
 
 /** "Block_Maximum_Size is the smallest of Window_Size and 128 KiB" */
@@ -78,8 +88,12 @@ interface Fse {
   sym: Uint8Array;
   nb: Uint8Array;
   base: Int32Array;
-  /** The sequence decoding table, built on first use by {@link packed}. */
-  dt?: Int32Array;
+  /**
+   * The sequence decoding table, built on first use by {@link packed}
+   * (null until then: every table has the same shape, so V8 sees one kind
+   * of object in the sequence loop).
+   */
+  dt: Int32Array | null;
 }
 
 /** A Huffman decoding table indexed by the next `bits` bits. */
@@ -143,7 +157,7 @@ function buildFse(norm: ArrayLike<number>, n: number, log: number, at: number): 
     nb[i] = bits;
     base[i] = (c << bits) - size;
   }
-  return { log, sym, nb, base };
+  return { log, sym, nb, base, dt: null };
 }
 
 const PREDEFINED: { ll: Fse; ml: Fse; of: Fse } = {
@@ -247,25 +261,22 @@ function readHuffman(s: Uint8Array, p: number, end: number): [Huf, number] {
       if (bp + k <= lo) return 0;
       return rb(s, lo, k - (lo - bp)) << (lo - bp);
     };
-    let s1 = read(t.log);
-    let s2 = read(t.log);
-    // zstd's two-state loop: a symbol, its state update; on overflow the
-    // other state's symbol is the last.
+    // `a` is the state whose turn it is, `b` the other one
+    let a = read(t.log);
+    let b = read(t.log);
+    // zstd's two-state loop: a symbol, its state update, alternating
+    // between the states; on overflow the other state's symbol is the last.
     for (;;) {
       if (n > 254) throw new Fail("codec-corrupt", "too many Huffman weights", p);
-      w[n++] = t.sym[s1] as number;
-      s1 = (t.base[s1] as number) + read(t.nb[s1] as number);
+      w[n++] = t.sym[a] as number;
+      a = (t.base[a] as number) + read(t.nb[a] as number);
       if (bp < lo) {
-        w[n++] = t.sym[s2] as number;
+        w[n++] = t.sym[b] as number;
         break;
       }
-      if (n > 254) throw new Fail("codec-corrupt", "too many Huffman weights", p);
-      w[n++] = t.sym[s2] as number;
-      s2 = (t.base[s2] as number) + read(t.nb[s2] as number);
-      if (bp < lo) {
-        w[n++] = t.sym[s1] as number;
-        break;
-      }
+      const x = a;
+      a = b;
+      b = x;
     }
     p = sEnd;
   } else {
@@ -384,11 +395,37 @@ function win(s: Uint8Array, cb: number): number {
  * Decodes the four Huffman streams `s[q1, q2)`, `s[q2, q3)`, `s[q3, q4)`,
  * `s[q4, q5)` into `dst[0, 3 * per + last)`, interleaved two symbols per
  * stream at a time (four independent dependency chains) while every stream
- * has room for it, then each stream's rest with {@link huffRest}.
+ * has room for it ({@link huff4Loop}), then each stream's rest with
+ * {@link huffRest}.
  */
 function huff4(s: Uint8Array, q1: number, q2: number, q3: number, q4: number, q5: number, h: Huf, dst: Uint8Array, per: number, last: number): void {
   if (q2 <= q1 || q3 <= q2 || q4 <= q3 || q5 <= q4) throw new Fail("codec-corrupt", "empty Huffman stream", q1);
-  let b1 = backStart(s, q2, q2 - 1), b2 = backStart(s, q3, q3 - 1), b3 = backStart(s, q4, q4 - 1), b4 = backStart(s, q5, q5 - 1);
+  huff4B1 = backStart(s, q2, q2 - 1);
+  huff4B2 = backStart(s, q3, q3 - 1);
+  huff4B3 = backStart(s, q4, q4 - 1);
+  huff4B4 = backStart(s, q5, q5 - 1);
+  const d1 = huff4Loop(s, q1, q2, q3, q4, h, dst, per, last);
+  huffRest(s, q1, huff4B1, h, dst, d1, per);
+  huffRest(s, q2, huff4B2, h, dst, per + d1, 2 * per);
+  huffRest(s, q3, huff4B3, h, dst, 2 * per + d1, 3 * per);
+  huffRest(s, q4, huff4B4, h, dst, 3 * per + d1, 3 * per + last);
+}
+
+// The four streams' bit positions, in and out of huff4Loop.
+let huff4B1 = 0;
+let huff4B2 = 0;
+let huff4B3 = 0;
+let huff4B4 = 0;
+
+/**
+ * The interleaved loop of {@link huff4}: takes the streams' bit positions
+ * from `huff4B1..4`, leaves them there, returns the symbols decoded per
+ * stream. (A function of its own: V8 optimizes a hot loop while it runs, and
+ * code after it that has not run yet would then deoptimize the first time
+ * it runs; the caller's calls to huffRest must not be such code.)
+ */
+function huff4Loop(s: Uint8Array, q1: number, q2: number, q3: number, q4: number, h: Huf, dst: Uint8Array, per: number, last: number): number {
+  let b1 = huff4B1, b2 = huff4B2, b3 = huff4B3, b4 = huff4B4;
   const bits = h.bits;
   const mask = (1 << bits) - 1;
   const dt = h.dt;
@@ -426,10 +463,11 @@ function huff4(s: Uint8Array, q1: number, q2: number, q3: number, q4: number, q5
     b4 -= e >>> 8;
     d1 += 2;
   }
-  huffRest(s, q1, b1, h, dst, d1, per);
-  huffRest(s, q2, b2, h, dst, per + d1, 2 * per);
-  huffRest(s, q3, b3, h, dst, 2 * per + d1, 3 * per);
-  huffRest(s, q4, b4, h, dst, 3 * per + d1, 3 * per + last);
+  huff4B1 = b1;
+  huff4B2 = b2;
+  huff4B3 = b3;
+  huff4B4 = b4;
+  return d1;
 }
 
 /** Per-frame decoder state carried across blocks. */
@@ -499,7 +537,7 @@ function seqTable(
       if (p >= end) throw new Fail("codec-corrupt", "RLE sequence table runs past the block", p);
       const v = s[p] as number;
       if (v > maxSym) throw new Fail("codec-corrupt", "RLE sequence symbol out of range", p);
-      return [{ log: 0, sym: Uint8Array.of(v), nb: Uint8Array.of(0), base: Int32Array.of(0) }, p + 1];
+      return [{ log: 0, sym: Uint8Array.of(v), nb: Uint8Array.of(0), base: Int32Array.of(0), dt: null }, p + 1];
     }
     case 2: // "FSE_Compressed_Mode"
       return readFse(s, p, end, maxLog, maxSym);
@@ -509,17 +547,41 @@ function seqTable(
   }
 }
 
-/** Bytes written by the last {@link sequences} call that stopped early (partial output). */
+/** Returned by {@link sequences} when partial output stopped early. */
 const FULL = -1;
 
 /**
- * Makes room for `need` more bytes at `op`: grows `out` (or, in partial
- * mode at the cap, reports that it is full by returning false).
+ * What blocks decode into: the one-shot {@link OutputBuffer} (the whole
+ * output) or a streaming {@link WindowOutput} (the window; its `ensure` may
+ * move the bytes down, see {@link room}).
  */
-function room(out: OutputBuffer, op: number, need: number): boolean {
+type Out = OutputBuffer | WindowOutput;
+
+/** Bytes already dropped from the front of `out` (always 0 for the one-shot buffer). */
+function flushedOf(out: Out): number {
+  return out instanceof WindowOutput ? out.flushed : 0;
+}
+
+/**
+ * Where writing into `out.buf` must stop: its end, or where `maxOutput` is
+ * reached when that comes first (a streaming window may be larger than
+ * what the limit still allows).
+ */
+function outEnd(out: Out): number {
+  return Math.min(out.buf.length, out.max - flushedOf(out));
+}
+
+/**
+ * Makes room for `need` more bytes at `op`: grows `out` (or, in partial
+ * mode at the cap, reports that it is full by returning false). A
+ * {@link WindowOutput} may drop old bytes and move the rest down: the
+ * caller re-reads `out.buf` and takes `out.length` as its new `op` (its
+ * other buffer positions move down by the same amount).
+ */
+function room(out: Out, op: number, need: number): boolean {
   out.length = op;
-  if (need > out.max - op) {
-    if (!out.partial) throw new Fail("limit", `decompressed output exceeds the limit of ${out.max} bytes`, PAD);
+  if (need > out.max - flushedOf(out) - op) {
+    if (!(out instanceof OutputBuffer && out.partial)) throw new Fail("limit", `decompressed output exceeds the limit of ${out.max} bytes`, PAD);
     return false;
   }
   out.ensure(need);
@@ -537,8 +599,12 @@ function room(out: OutputBuffer, op: number, need: number): boolean {
  * Speed: the tables are packed (see {@link packed}); the bit reader lives
  * in locals (`bp` the bit position; `cw` a 32-bit window of the stream from
  * byte-aligned bit `cq`), refilled only when a read would reach below `cq`;
- * the three extra-bits fields, and the three state updates, are each taken
- * from one read when they total at most 24 bits (all but rare sequences).
+ * each sequence takes four reads of at most 24 bits: the offset's extra
+ * bits, both lengths' extra bits, the LL and ML states' bits, the OF
+ * state's bits. (Every sequence runs the same code: a path that only rare
+ * sequences take would, the first time one comes after V8 optimized the
+ * loop, throw the optimized code away; on a 27 MB kernel that cost more
+ * than all the time saved by single reads.)
  * Offsets and repeat offsets stay int32 (a double anywhere in the loop
  * slows all of it). While a sequence ends at least 32 bytes before the
  * output buffer's end, its literals (≤ 16) and its match (≤ 32 bytes,
@@ -546,10 +612,45 @@ function room(out: OutputBuffer, op: number, need: number): boolean {
  * stores, writing up to 28 bytes past the sequence that what follows
  * overwrites; `lv` views `lits`, which has at least 16 readable bytes after
  * `litEnd`. Longer copies use `set`/`copyWithin`.
+ *
+ * Match reach (3.1.1.3, Prerequisites): "Previous decoded data, up to a
+ * distance of Window_Size, or beginning of the Frame, whichever is
+ * smaller": an offset beyond `op - frameStart` or `wmax` is corrupt.
+ * `frameStart` is a position in `out.buf`; in a streaming window it moves
+ * down (possibly below 0) when {@link room} drops old bytes, and `wmax`
+ * (at most the window) keeps every match inside the buffer.
  */
 function sequences(
   s: Uint8Array, p: number, end: number, llt: Fse, oft: Fse, mlt: Fse, nseq: number, rep: Int32Array,
-  lits: Uint8Array, lv: DataView, lp: number, litEnd: number, out: OutputBuffer, frameStart: number,
+  lits: Uint8Array, lv: DataView, lp: number, litEnd: number, out: Out, frameStart: number, wmax: number,
+): number {
+  let op = sequenceLoop(s, p, end, llt, oft, mlt, nseq, rep, lits, lv, lp, litEnd, out, frameStart, wmax);
+  if (op === FULL) return FULL;
+  if (seqBp !== p * 8) throw new Fail("codec-corrupt", "sequence bitstream not consumed exactly", p);
+  rep[0] = seqR1;
+  rep[1] = seqR2;
+  rep[2] = seqR3;
+  lp = seqLp;
+  const rest = litEnd - lp;
+  if (rest > outEnd(out) - op) {
+    if (!room(out, op, rest)) return partialTail(out as OutputBuffer, op, lits, lp, rest, 0, 1, seqFrameStart);
+    op = out.length;
+  }
+  out.buf.set(lits.subarray(lp, litEnd), op);
+  return op + rest;
+}
+
+/**
+ * The loop of {@link sequences}: decodes and executes the sequences, leaves
+ * the stopping point in `seqBp`, `seqLp`, `seqFrameStart` and the repeat
+ * offsets in `seqR1..3`, and returns the output position (or {@link FULL}). A
+ * function of its own: V8 optimizes a hot loop while it runs, and code
+ * after it that has not run yet would then deoptimize it the first time it
+ * runs.
+ */
+function sequenceLoop(
+  s: Uint8Array, p: number, end: number, llt: Fse, oft: Fse, mlt: Fse, nseq: number, rep: Int32Array,
+  lits: Uint8Array, lv: DataView, lp: number, litEnd: number, out: Out, frameStart: number, wmax: number,
 ): number {
   const llT = packed(llt, LL), ofT = packed(oft, OF), mlT = packed(mlt, ML);
   const lo = p * 8;
@@ -567,16 +668,39 @@ function sequences(
   let buf = out.buf;
   let ov = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let op = out.length;
+  // where the buffer, or what maxOutput allows, ends: a sequence past it goes through room()
+  let bufEnd = outEnd(out);
   // sequences ending at or below `lim` take the fast copies
-  let lim = buf.length - 32;
+  let lim = bufEnd - 32;
   for (let i = 0; i < nseq; i++) {
     const oi = ofs << 1, mi = mls << 1, li = lls << 1;
     const oe = ofT[oi + 1] as number, me = mlT[mi + 1] as number, le = llT[li + 1] as number;
     const ob = oe & 0xff, mb = me & 0xff, lb = le & 0xff;
     // "decode Offset, then Match_Length, then Literals_Length": read
-    // backward, so the offset's extra bits are the highest
+    // backward, so the offset's extra bits are the highest. Two reads: the
+    // offset's bits, then both lengths' bits together.
     let ofv: number, ml: number, ll: number;
-    let n = ob + mb + lb;
+    bp -= ob;
+    if (ob <= 24) {
+      if (bp < cq) {
+        cq = (((bp + ob) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ofv = (ofT[oi] as number) + ((cw >>> (bp - cq)) & ((1 << ob) - 1));
+    } else {
+      // more bits than the window holds (offsets of 16 MiB or more): two
+      // direct reads. Offsets stay int32 (a double here would slow the
+      // whole loop): one of 2 GiB or more is corrupt unless the frame has
+      // already produced that much
+      const big = 2 ** ob + rb(s, bp + 16, ob - 16) * 65536 + rb(s, bp, 16);
+      if (big > 0x7fffffff) {
+        if (op - frameStart < 0x7fff0000) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+        throw new Fail("unsupported", "match offsets of 2 GiB or more", p);
+      }
+      ofv = big | 0;
+    }
+    let n = mb + lb;
     if (n <= 24) {
       bp -= n;
       if (bp < cq) {
@@ -584,46 +708,15 @@ function sequences(
         const cb = cq >> 3;
         cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
       }
-      let v = cw >>> (bp - cq);
+      const v = cw >>> (bp - cq);
       ll = (llT[li] as number) + (v & ((1 << lb) - 1));
-      v >>>= lb;
-      ml = (mlT[mi] as number) + (v & ((1 << mb) - 1));
-      v >>>= mb;
-      ofv = (ofT[oi] as number) + (v & ((1 << ob) - 1));
+      ml = (mlT[mi] as number) + ((v >>> lb) & ((1 << mb) - 1));
     } else {
-      bp -= ob;
-      if (ob > 24) {
-        // more bits than the window holds: two direct reads. Offsets stay
-        // int32 (a double here would slow the whole loop): one of 2 GiB or
-        // more is corrupt unless the frame has already produced that much
-        const big = 2 ** ob + rb(s, bp + 16, ob - 16) * 65536 + rb(s, bp, 16);
-        if (big > 0x7fffffff) {
-          if (op - frameStart < 0x7fff0000) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
-          throw new Fail("unsupported", "match offsets of 2 GiB or more", p);
-        }
-        ofv = big | 0;
-      } else {
-        if (bp < cq) {
-          cq = (((bp + ob) >> 3) - 3) << 3;
-          const cb = cq >> 3;
-          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-        }
-        ofv = (ofT[oi] as number) + ((cw >>> (bp - cq)) & ((1 << ob) - 1));
-      }
+      // a match and a literal run both of thousands of bytes: one read each
       bp -= mb;
-      if (bp < cq) {
-        cq = (((bp + mb) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      ml = (mlT[mi] as number) + ((cw >>> (bp - cq)) & ((1 << mb) - 1));
+      ml = (mlT[mi] as number) + rb(s, bp, mb);
       bp -= lb;
-      if (bp < cq) {
-        cq = (((bp + lb) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      ll = (llT[li] as number) + ((cw >>> (bp - cq)) & ((1 << lb) - 1));
+      ll = (llT[li] as number) + rb(s, bp, lb);
     }
     // Repeat offsets (3.1.1.5): "Offset_Value > 3: offset = value - 3;
     // otherwise 1-3 select Repeated_Offset1-3, shifted by one when
@@ -642,7 +735,9 @@ function sequences(
         r2 = r1;
         r1 = off;
       } else {
-        off = idx === 2 ? r3 : r1 - 1;
+        // idx 2: Repeated_Offset3; idx 3: Repeated_Offset1 - 1 (one
+        // expression for both, so the rarer case runs no code of its own)
+        off = (idx === 2 ? r3 : r1) - (idx & 1);
         if (off === 0) throw new Fail("codec-corrupt", "repeat offset of 0", end - 1);
         r3 = r2;
         r2 = r1;
@@ -652,61 +747,49 @@ function sequences(
     if (i + 1 < nseq) {
       // "state updates: Literals_Length, then Match_Length, then Offset"
       const lnb = (le >>> 8) & 0xff, mnb = (me >>> 8) & 0xff, onb = (oe >>> 8) & 0xff;
-      n = lnb + mnb + onb;
-      if (n <= 24) {
-        bp -= n;
-        if (bp < cq) {
-          cq = (((bp + n) >> 3) - 3) << 3;
-          const cb = cq >> 3;
-          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-        }
-        let v = cw >>> (bp - cq);
-        ofs = (oe >>> 16) + (v & ((1 << onb) - 1));
-        v >>>= onb;
-        mls = (me >>> 16) + (v & ((1 << mnb) - 1));
-        v >>>= mnb;
-        lls = (le >>> 16) + (v & ((1 << lnb) - 1));
-      } else {
-        bp -= lnb;
-        if (bp < cq) {
-          cq = (((bp + lnb) >> 3) - 3) << 3;
-          const cb = cq >> 3;
-          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-        }
-        lls = (le >>> 16) + ((cw >>> (bp - cq)) & ((1 << lnb) - 1));
-        bp -= mnb;
-        if (bp < cq) {
-          cq = (((bp + mnb) >> 3) - 3) << 3;
-          const cb = cq >> 3;
-          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-        }
-        mls = (me >>> 16) + ((cw >>> (bp - cq)) & ((1 << mnb) - 1));
-        bp -= onb;
-        if (bp < cq) {
-          cq = (((bp + onb) >> 3) - 3) << 3;
-          const cb = cq >> 3;
-          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-        }
-        ofs = (oe >>> 16) + ((cw >>> (bp - cq)) & ((1 << onb) - 1));
+      // two reads: the Literals_Length and Match_Length states' bits (at
+      // most 9 + 9), then the Offset state's (at most 8)
+      n = lnb + mnb;
+      bp -= n;
+      if (bp < cq) {
+        cq = (((bp + n) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
       }
+      const v = cw >>> (bp - cq);
+      mls = (me >>> 16) + (v & ((1 << mnb) - 1));
+      lls = (le >>> 16) + ((v >>> mnb) & ((1 << lnb) - 1));
+      bp -= onb;
+      if (bp < cq) {
+        cq = (((bp + onb) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      }
+      ofs = (oe >>> 16) + ((cw >>> (bp - cq)) & ((1 << onb) - 1));
     }
     if (bp < lo) throw new Fail("codec-corrupt", "sequence bitstream overrun", p);
     // execute
     if (ll > litEnd - lp) throw new Fail("codec-corrupt", "sequence needs more literals than the block has", p);
-    const e = op + ll + ml;
+    let e = op + ll + ml;
     if (e > lim) {
-      if (e > buf.length) {
-        if (!room(out, op, ll + ml)) return partialTail(out, op, lits, lp, ll, ml, off, frameStart);
+      if (e > bufEnd) {
+        if (!room(out, op, ll + ml)) return partialTail(out as OutputBuffer, op, lits, lp, ll, ml, off, frameStart);
+        // a streaming window may have moved its bytes down
+        const shift = op - out.length;
+        op -= shift;
+        e -= shift;
+        frameStart -= shift;
         buf = out.buf;
         ov = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-        lim = buf.length - 32;
+        bufEnd = outEnd(out);
+        lim = bufEnd - 32;
       }
       if (e > lim) {
         // near the buffer's end: exact byte copies
         for (let j = 0; j < ll; j++) buf[op + j] = lits[lp + j] as number;
         op += ll;
         lp += ll;
-        if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+        if (off > op - frameStart || off > wmax) throw farMatch(off, op - frameStart, p);
         let from = op - off;
         while (op < e) buf[op++] = buf[from++] as number;
         continue;
@@ -725,7 +808,7 @@ function sequences(
     }
     op += ll;
     lp += ll;
-    if (off > op - frameStart) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+    if (off > op - frameStart || off > wmax) throw farMatch(off, op - frameStart, p);
     if (ml <= 32) {
       let from = op - off;
       if (off >= 4) {
@@ -744,12 +827,10 @@ function sequences(
       } else {
         while (op < e) buf[op++] = buf[from++] as number;
       }
-    } else if (off >= ml) {
-      buf.copyWithin(op, op - off, op - off + ml);
-      op = e;
     } else {
-      // an overlapping long match repeats the `off` bytes before it: copy
-      // from its start in doubling chunks (each a whole number of periods)
+      // a long match: one copy, or when it overlaps itself (off < ml) it
+      // repeats the `off` bytes before it: copies from its start in doubling
+      // chunks (each a whole number of periods)
       const from = op - off;
       while (op < e) {
         const k = Math.min(op - from, e - op);
@@ -758,18 +839,22 @@ function sequences(
       }
     }
   }
-  if (bp !== lo) throw new Fail("codec-corrupt", "sequence bitstream not consumed exactly", p);
-  rep[0] = r1;
-  rep[1] = r2;
-  rep[2] = r3;
-  const rest = litEnd - lp;
-  if (rest > buf.length - op) {
-    if (!room(out, op, rest)) return partialTail(out, op, lits, lp, rest, 0, 1, frameStart);
-    buf = out.buf;
-  }
-  buf.set(lits.subarray(lp, litEnd), op);
-  return op + rest;
+  seqBp = bp;
+  seqLp = lp;
+  seqFrameStart = frameStart;
+  seqR1 = r1;
+  seqR2 = r2;
+  seqR3 = r3;
+  return op;
 }
+
+// Where the loop of sequenceLoop() stopped: bit position, literal position, the frame's start, the repeat offsets.
+let seqBp = 0;
+let seqLp = 0;
+let seqFrameStart = 0;
+let seqR1 = 0;
+let seqR2 = 0;
+let seqR3 = 0;
 
 /** Partial output at the cap: writes what fits of one sequence and returns {@link FULL}. */
 function partialTail(out: OutputBuffer, op: number, lits: Uint8Array, lp: number, ll: number, ml: number, off: number, frameStart: number): number {
@@ -790,10 +875,11 @@ function partialTail(out: OutputBuffer, op: number, lits: Uint8Array, lp: number
 
 /**
  * Decodes one compressed block (`s[PAD, PAD + size)` holds it) into
- * `out`, with matches allowed back to `frameStart`. Returns false when
- * partial output filled up.
+ * `out`, with matches allowed back to `frameStart` (a position in
+ * `out.buf`) and at most `wmax` bytes. Returns false when partial output
+ * filled up.
  */
-function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work, out: OutputBuffer, frameStart: number, blockMax: number): boolean {
+function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work, out: Out, frameStart: number, blockMax: number, wmax: number): boolean {
   const end = PAD + size;
   let p = PAD;
   // ---- Literals_Section_Header (3.1.1.3.1.1)
@@ -913,18 +999,18 @@ function compressedBlock(s: Uint8Array, size: number, st: FrameState, work: Work
     const mlt = (st.ml = t[0]);
     p = t[1];
     if (p >= end) throw new Fail("codec-corrupt", "sequence bitstream missing", p);
-    const start = out.length;
+    const start = flushedOf(out) + out.length;
     const lv = lits === s ? work.sv : work.lv;
-    const op = sequences(s, p, end, llt, oft, mlt, nseq, st.rep, lits, lv, lp, lp + regen, out, frameStart);
+    const op = sequences(s, p, end, llt, oft, mlt, nseq, st.rep, lits, lv, lp, lp + regen, out, frameStart, wmax);
     if (op === FULL) return false;
     out.length = op;
-    if (op - start > blockMax) throw new Fail("codec-corrupt", "block decodes to more than the block maximum size", PAD);
+    if (flushedOf(out) + op - start > blockMax) throw new Fail("codec-corrupt", "block decodes to more than the block maximum size", PAD);
     return true;
   }
   if (p !== end) throw new Fail("codec-corrupt", "bytes after a block with no sequences", p);
   // no sequences: the block is its literals
-  if (regen > out.buf.length - out.length && !room(out, out.length, regen)) {
-    partialTail(out, out.length, lits, lp, regen, 0, 1, frameStart);
+  if (regen > outEnd(out) - out.length && !room(out, out.length, regen)) {
+    partialTail(out as OutputBuffer, out.length, lits, lp, regen, 0, 1, frameStart);
     return false;
   }
   out.buf.set(lits.subarray(lp, lp + regen), out.length);
@@ -1014,6 +1100,8 @@ export function decompressZstd(input: Uint8Array, options: DecompressOptions = {
     // "Single_Segment_Flag: Window_Size = Frame_Content_Size"
     if (single) windowSize = fcs;
     const blockMax = Math.min(windowSize, BLOCK_MAX);
+    // offsets are int32 in the sequence loop; larger ones fail there anyway
+    const wmax = Math.min(windowSize, 0x7fffffff);
     if (!out) {
       const guess = fcs >= 0 ? fcs : Math.min(64 << 20, Math.max(1 << 16, input.length * 4));
       out = new OutputBuffer(LAYER, options, guess);
@@ -1069,7 +1157,7 @@ export function decompressZstd(input: Uint8Array, options: DecompressOptions = {
           s.fill(0, PAD + size, PAD + size + PAD);
           let ok: boolean;
           try {
-            ok = compressedBlock(s, size, st, work, out, frameStart, blockMax);
+            ok = compressedBlock(s, size, st, work, out, frameStart, blockMax, wmax);
           } catch (e) {
             if (e instanceof Fail) throw err(e.code, e.message, data + Math.max(0, Math.min(size, e.at - PAD)));
             if (e instanceof KimageError) throw e;
@@ -1103,4 +1191,501 @@ export function decompressZstd(input: Uint8Array, options: DecompressOptions = {
     throw err("codec-size-mismatch", `decoded ${out.length} bytes, expected ${options.expectedSize}`, 0);
   }
   return { codec: "zstd", bytes: out.result(), consumed: pos, complete, checked: [...checked] };
+}
+
+// ---------------------------------------------------------------- streaming
+
+// What the streaming decoder is waiting for.
+/** A frame magic (4 bytes; anything else after the first frame ends the stream). */
+const S_MAGIC = 0;
+/** A skippable frame's Frame_Size (bytes 4-7 of its header). */
+const S_SKIP_SIZE = 1;
+/** A skippable frame's user data. */
+const S_SKIP = 2;
+/** The Frame_Header_Descriptor. */
+const S_FHD = 3;
+/** The rest of the frame header. */
+const S_FHDR = 4;
+/** A block header. */
+const S_BLOCK = 5;
+/** The rest of a Raw_Block (copied through as it arrives). */
+const S_RAW = 6;
+/** An RLE_Block's byte. */
+const S_RLE = 7;
+/** The rest of a Compressed_Block (buffered, then decoded whole). */
+const S_COMP = 8;
+/** The Content_Checksum. */
+const S_SUM = 9;
+
+/**
+ * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
+ * bytes, and the last short piece too when `all`; they stay in the window
+ * as history. (The window also emits, at a drop, whatever this left.)
+ */
+function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
+  for (;;) {
+    const pending = out.total - out.emitted;
+    if (pending <= 0 || (!all && pending < chunk)) return;
+    const from = out.emitted - out.flushed;
+    const n = Math.min(pending, chunk);
+    out.emitted += n;
+    sink(out.buf.slice(from, from + n));
+  }
+}
+
+/** The per-frame state of the streaming decoder. */
+interface StreamFrame {
+  /** Input offset of the frame's magic. */
+  at: number;
+  st: FrameState;
+  /** Frame_Content_Size, or -1. */
+  fcs: number;
+  blockMax: number;
+  /** The farthest a match may reach: Window_Size capped as the output window is. */
+  wmax: number;
+  /**
+   * What capped the window below Window_Size, so a match past it means that
+   * limit was exceeded: "expected", "max", or "" (none: the match is corrupt).
+   */
+  cap: "" | "expected" | "max";
+  /** Total output (all frames) when the frame began. */
+  start: number;
+  /** XXH64 of the frame's content when it has a Content_Checksum. */
+  hash: Xxh64 | null;
+}
+
+/**
+ * The streaming Zstandard decoder (see {@link createZstdStreamDecoder}).
+ * Input is parsed as a state machine over the frame layout: small fixed
+ * fields are gathered in `hdr`, a Compressed_Block's bytes in the scratch
+ * buffer until the whole block is there, Raw_Block bytes and skippable
+ * frames pass through as they arrive.
+ */
+class ZstdStreamDecoder implements StreamDecoder {
+  readonly codec = "zstd" as const;
+  private readonly sink: StreamSink;
+  private readonly base: number;
+  private readonly max: number;
+  private readonly chunk: number;
+  private readonly expected: number | undefined;
+  private out: WindowOutput | null = null;
+  /** Output of earlier windows (replaced when a later frame needs a larger one). */
+  private before = 0;
+  private state = S_MAGIC;
+  /** Input bytes taken so far. */
+  private pos = 0;
+  /** Where the stream ended, once complete. */
+  private endPos = 0;
+  /** Fixed fields being gathered; `hlen` bytes so far, from input offset `unitAt`. */
+  private readonly hdr = new Uint8Array(32);
+  private hlen = 0;
+  private unitAt = 0;
+  private frames = 0;
+  private frame: StreamFrame | null = null;
+  /** The current block: Last_Block, Block_Size, bytes still to come (raw, skippable) or buffered (compressed). */
+  private last = false;
+  private size = 0;
+  private left = 0;
+  private got = 0;
+  /** A Raw_Block's bytes that fit under `maxOutput` still to write, and whether it goes past the limit. */
+  private room = 0;
+  private rawOver = false;
+  private work: Work | null = null;
+  private readonly checks = new Set<string>();
+  private failure: unknown = null;
+  private done = false;
+
+  constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    this.sink = sink;
+    this.base = options.base ?? 0;
+    this.max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
+    this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
+    this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
+  }
+
+  get consumed(): number {
+    return this.done ? this.endPos : this.pos;
+  }
+  get produced(): number {
+    return this.before + (this.out ? this.out.total : 0);
+  }
+  get complete(): boolean {
+    return this.done;
+  }
+  get checked(): readonly string[] {
+    return [...this.checks];
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.feed(chunk);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.done) return;
+    try {
+      this.finishInput();
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  private err(code: ErrorCode, msg: string, at: number): KimageError {
+    return new KimageError(code, `zstd: ${msg}`, { layer: LAYER, offset: this.base + at });
+  }
+
+  /** Starts gathering a fixed field at the current input offset. */
+  private unit(state: number): void {
+    this.state = state;
+    this.hlen = 0;
+    this.unitAt = this.pos;
+  }
+
+  /** Gathers bytes of `c` from `i` until `hdr` holds `need`; returns the new `i`. */
+  private gather(c: Uint8Array, i: number, need: number): number {
+    const n = Math.min(need - this.hlen, c.length - i);
+    for (let k = 0; k < n; k++) this.hdr[this.hlen + k] = c[i + k] as number;
+    this.hlen += n;
+    this.pos += n;
+    return i + n;
+  }
+
+  private feed(c: Uint8Array): void {
+    let i = 0;
+    while (i < c.length && !this.done) {
+      switch (this.state) {
+        case S_MAGIC: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          const magic = u32le(this.hdr, 0);
+          // "Skippable frames: magic 0x184D2A5?, Frame_Size (u32le), user data"
+          if (magic >>> 4 === 0x184d2a5) this.state = S_SKIP_SIZE;
+          else if (magic === ZSTD_MAGIC) this.state = S_FHD;
+          else if (this.frames === 0) throw this.err("codec-corrupt", `not a zstd frame (magic 0x${magic.toString(16)})`, this.unitAt);
+          else this.finish(this.unitAt);
+          break;
+        }
+        case S_SKIP_SIZE:
+          i = this.gather(c, i, 8);
+          if (this.hlen < 8) break;
+          this.left = u32le(this.hdr, 4);
+          this.state = S_SKIP;
+          if (this.left === 0) this.endFrame();
+          break;
+        case S_SKIP: {
+          const n = Math.min(this.left, c.length - i);
+          i += n;
+          this.pos += n;
+          this.left -= n;
+          if (this.left === 0) this.endFrame();
+          break;
+        }
+        case S_FHD: {
+          i = this.gather(c, i, 5);
+          if (this.hlen < 5) break;
+          const fhd = this.hdr[4] as number;
+          if (fhd & 8) throw this.err("codec-corrupt", "reserved frame header bit set", this.unitAt + 4);
+          this.state = S_FHDR;
+          break;
+        }
+        case S_FHDR: {
+          const fhd = this.hdr[4] as number;
+          const single = (fhd & 0x20) !== 0;
+          const fcsFlag = fhd >>> 6;
+          const didLen = [0, 1, 2, 4][fhd & 3] as number;
+          const fcsLen = fcsFlag === 0 ? (single ? 1 : 0) : ([0, 2, 4, 8][fcsFlag] as number);
+          const need = 5 + (single ? 0 : 1) + didLen + fcsLen;
+          i = this.gather(c, i, need);
+          if (this.hlen < need) break;
+          this.startFrame(fhd, single, didLen, fcsLen);
+          break;
+        }
+        case S_BLOCK: {
+          i = this.gather(c, i, 3);
+          if (this.hlen < 3) break;
+          this.startBlock();
+          break;
+        }
+        case S_RAW: {
+          const n = Math.min(this.left, c.length - i);
+          const w = Math.min(n, this.room);
+          if (w > 0) {
+            (this.out as WindowOutput).write(c.subarray(i, i + w));
+            this.frame?.hash?.update(c, i, i + w);
+            this.room -= w;
+          }
+          i += n;
+          this.pos += n;
+          this.left -= n;
+          if (this.left === 0) {
+            if (this.rawOver) this.overLimit();
+            this.endBlock();
+          }
+          break;
+        }
+        case S_RLE: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          // "RLE_Block: a single byte repeated Block_Size times"
+          if (this.size > this.max - this.produced) this.overLimit();
+          const out = this.out as WindowOutput;
+          out.ensure(this.size);
+          out.buf.fill(this.hdr[3] as number, out.length, out.length + this.size);
+          this.frame?.hash?.update(out.buf, out.length, out.length + this.size);
+          out.length += this.size;
+          this.endBlock();
+          break;
+        }
+        case S_COMP: {
+          const n = Math.min(this.size - this.got, c.length - i);
+          (this.work as Work).scratch.set(c.subarray(i, i + n), PAD + this.got);
+          this.got += n;
+          i += n;
+          this.pos += n;
+          if (this.got === this.size) {
+            this.decodeBlock();
+            this.endBlock();
+          }
+          break;
+        }
+        case S_SUM: {
+          i = this.gather(c, i, 4);
+          if (this.hlen < 4) break;
+          // "Content_Checksum: the lowest 4 bytes of XXH64(content, seed 0), little-endian"
+          const f = this.frame as StreamFrame;
+          if ((f.hash as Xxh64).digest().lo !== u32le(this.hdr, 0)) throw this.err("codec-checksum", "XXH64 content checksum mismatch", this.unitAt);
+          this.checks.add("xxh64");
+          this.endFrame();
+          break;
+        }
+      }
+    }
+  }
+
+  /** The frame header is in `hdr`: validate it, size the window, expect the first block. */
+  private startFrame(fhd: number, single: boolean, didLen: number, fcsLen: number): void {
+    const h = this.hdr;
+    let p = 5;
+    let windowSize = 0;
+    if (!single) {
+      // "Window_Log = 10 + Exponent; Window_Size = 2^Window_Log + (2^Window_Log / 8) * Mantissa"
+      const wd = h[p++] as number;
+      const wbase = 2 ** (10 + (wd >>> 3));
+      windowSize = wbase + (wbase / 8) * (wd & 7);
+    }
+    let dictId = 0;
+    for (let k = 0; k < didLen; k++) dictId += (h[p + k] as number) * 2 ** (8 * k);
+    if (dictId !== 0) throw this.err("unsupported", `frame needs dictionary ${dictId}`, this.unitAt + p);
+    p += didLen;
+    let fcs = -1;
+    if (fcsLen > 0) {
+      fcs = 0;
+      for (let k = 0; k < fcsLen; k++) fcs += (h[p + k] as number) * 2 ** (8 * k);
+      // "with 2 bytes, the value is offset by 256"
+      if (fcsLen === 2) fcs += 256;
+    }
+    // "Single_Segment_Flag: Window_Size = Frame_Content_Size"
+    if (single) windowSize = fcs;
+    const produced = this.produced;
+    // The history this frame can need: Window_Size, but never more than what
+    // `expectedSize` leaves (a kernel payload states its size) or what
+    // `maxOutput` leaves.
+    let win = Math.min(windowSize, 0x7fffffff);
+    let cap: StreamFrame["cap"] = "";
+    if (this.expected !== undefined && this.expected - produced < win) {
+      win = Math.max(0, this.expected - produced);
+      cap = "expected";
+    }
+    if (this.max - produced < win) {
+      win = this.max - produced;
+      cap = "max";
+    }
+    if (!this.out || this.out.window < win) {
+      // A larger window than the current one: emit everything, start a new one.
+      if (this.out) {
+        drain(this.out, this.sink, this.chunk, true);
+        this.before += this.out.total;
+      }
+      // Slack of a quarter window: the window moves down once per that much output.
+      this.out = new WindowOutput(LAYER, win, this.sink, { maxOutput: this.max - this.before, base: this.base, chunkSize: Math.max(this.chunk, Math.floor(win / 4)) });
+    }
+    if (!this.work) {
+      const scratch = new Uint8Array(BLOCK_MAX + 2 * PAD);
+      const lits = new Uint8Array(BLOCK_MAX + PAD);
+      this.work = { scratch, sv: new DataView(scratch.buffer), lits, lv: new DataView(lits.buffer) };
+    }
+    this.frame = {
+      at: this.unitAt,
+      st: { huf: null, ll: null, ml: null, of: null, rep: Int32Array.of(1, 4, 8) },
+      fcs,
+      blockMax: Math.min(windowSize, BLOCK_MAX),
+      wmax: win,
+      cap,
+      start: produced,
+      hash: fhd & 4 ? new Xxh64() : null,
+    };
+    this.unit(S_BLOCK);
+  }
+
+  /** A block header is in `hdr`. */
+  private startBlock(): void {
+    const f = this.frame as StreamFrame;
+    const bh = (this.hdr[0] as number) | ((this.hdr[1] as number) << 8) | ((this.hdr[2] as number) << 16);
+    // "bit 0 Last_Block, bits 1-2 Block_Type (0 Raw, 1 RLE, 2 Compressed, 3 Reserved), bits 3-23 Block_Size"
+    this.last = (bh & 1) === 1;
+    const type = (bh >>> 1) & 3;
+    const size = bh >>> 3;
+    this.size = size;
+    if (type === 3) throw this.err("codec-corrupt", "reserved block type", this.unitAt);
+    if (size > f.blockMax) throw this.err("codec-corrupt", type === 1 ? "RLE block exceeds the block maximum size" : "block exceeds the block maximum size", this.unitAt);
+    if (type === 0) {
+      // Raw bytes pass through as they arrive, up to the limit; one past it
+      // is reported when the whole block is there (else it is truncated).
+      this.state = S_RAW;
+      this.left = size;
+      this.room = Math.min(size, this.max - this.produced);
+      this.rawOver = size > this.room;
+      if (size === 0) this.endBlock();
+    } else if (type === 1) {
+      this.state = S_RLE;
+    } else {
+      if (size === 0) throw this.err("codec-corrupt", "empty compressed block", this.unitAt);
+      this.state = S_COMP;
+      this.got = 0;
+    }
+  }
+
+  /** A Raw or RLE block goes past `maxOutput` (reported once its bytes are there, like the one-shot decoder). */
+  private overLimit(): never {
+    throw this.err("limit", `decompressed output exceeds the limit of ${this.max} bytes`, this.unitAt);
+  }
+
+  /** The whole Compressed_Block is in the scratch buffer: decode it into the window. */
+  private decodeBlock(): void {
+    const f = this.frame as StreamFrame;
+    const out = this.out as WindowOutput;
+    const work = this.work as Work;
+    const s = work.scratch;
+    const size = this.size;
+    const data = this.unitAt + 3;
+    s.fill(0, PAD + size, PAD + size + PAD);
+    // Room for a whole block first, so the window moves (if at all) between blocks.
+    out.ensure(Math.min(f.blockMax, out.max - out.total));
+    const start = out.total;
+    try {
+      // the frame's start as a position in the window (below 0 once dropped)
+      compressedBlock(s, size, f.st, work, out, f.start - this.before - out.flushed, f.blockMax, f.wmax);
+    } catch (e) {
+      // A match past a window capped below Window_Size means the output went past that cap.
+      if (e instanceof Fail && e.pastWindow && f.cap !== "") this.overCap(f, data);
+      if (e instanceof Fail) throw this.err(e.code, e.message, data + Math.max(0, Math.min(size, e.at - PAD)));
+      if (e instanceof KimageError) throw e;
+      throw this.err("codec-corrupt", `decoder failure: ${e instanceof Error ? e.message : String(e)}`, data);
+    }
+    // The window may hold more than maxOutput allows: check the block (it is not emitted).
+    if (out.total > out.max) this.overCap({ ...f, cap: "max" }, data);
+    if (f.hash) f.hash.update(out.buf, start - out.flushed, out.length);
+  }
+
+  /** The error for output past the limit that capped the window, as the one-shot decoder reports it. */
+  private overCap(f: StreamFrame, data: number): never {
+    if (f.cap === "max") throw this.err("limit", `decompressed output exceeds the limit of ${this.max} bytes`, data);
+    throw this.err("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
+  }
+
+  /** After a block: check sizes, emit whole chunks, expect the next block or the frame's end. */
+  private endBlock(): void {
+    const f = this.frame as StreamFrame;
+    const produced = this.produced;
+    // Fail as soon as `expectedSize` is exceeded (the window was capped by it).
+    if (this.expected !== undefined && produced > this.expected) {
+      throw this.err("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
+    }
+    drain(this.out as WindowOutput, this.sink, this.chunk, false);
+    if (!this.last) this.unit(S_BLOCK);
+    else if (f.hash) this.unit(S_SUM);
+    else this.endFrame();
+  }
+
+  /** After a frame (or a skippable frame). */
+  private endFrame(): void {
+    const f = this.frame;
+    if (f && f.fcs >= 0 && this.produced - f.start !== f.fcs) {
+      throw this.err("codec-size-mismatch", `frame decoded to ${this.produced - f.start} bytes, its header says ${f.fcs}`, f.at + 5);
+    }
+    this.frame = null;
+    this.frames++;
+    this.unit(S_MAGIC);
+  }
+
+  /** The stream ended at input offset `at`: emit the rest, check `expectedSize`. */
+  private finish(at: number): void {
+    if (this.out) drain(this.out, this.sink, this.chunk, true);
+    const produced = this.produced;
+    if (this.expected !== undefined && produced !== this.expected) {
+      throw this.err("codec-size-mismatch", `decoded ${produced} bytes, expected ${this.expected}`, 0);
+    }
+    this.endPos = at;
+    this.done = true;
+  }
+
+  /** No more input. */
+  private finishInput(): void {
+    switch (this.state) {
+      case S_MAGIC:
+        if (this.frames > 0) return this.finish(this.unitAt);
+        throw this.err("truncated", "input too short for a zstd magic", this.unitAt);
+      case S_SKIP_SIZE:
+        throw this.err("truncated", "skippable frame header runs past the end", this.unitAt);
+      case S_SKIP:
+        throw this.err("truncated", "skippable frame runs past the end", this.unitAt);
+      case S_FHD:
+        throw this.err("truncated", "frame header runs past the end", this.unitAt + 4);
+      case S_FHDR:
+        throw this.err("truncated", "frame header runs past the end", this.unitAt + 5);
+      case S_BLOCK:
+        throw this.err("truncated", "block header runs past the end", this.unitAt);
+      case S_SUM:
+        throw this.err("truncated", "content checksum runs past the end", this.unitAt);
+      default:
+        throw this.err("truncated", "block runs past the end", this.unitAt);
+    }
+  }
+}
+
+/**
+ * A streaming Zstandard decoder (RFC 8878): the same frames, checks and
+ * errors as {@link decompressZstd}, fed in chunks of any size.
+ *
+ * State, at most: the window (RFC 8878 3.1.1.1.2: "Window_Size ... the
+ * minimum memory buffer required to decompress a frame"; capped by the
+ * frame's content size, `expectedSize` and `maxOutput`, so a kernel payload
+ * whose size is known holds just its own size) plus a quarter window of
+ * slack and one output chunk; one Compressed_Block ("Block_Maximum_Size is
+ * the smallest of Window_Size and 128 KiB") in a scratch buffer; and the
+ * frame's entropy tables and repeat offsets, which persist across blocks
+ * ("the previous Huffman tree ... previous FSE decoding tables ... recent
+ * offsets"). Raw blocks and skippable frames pass through without
+ * buffering. The XXH64 Content_Checksum is computed incrementally, block by
+ * block.
+ *
+ * Decoded bytes are emitted in `chunkSize` pieces (default 1 MiB) as soon
+ * as they are decoded, not when they leave the window. Input after the end
+ * of the stream (the first 4 bytes after a frame that are neither a zstd nor
+ * a skippable magic, e.g. the kernel's le32 size trailer) is not consumed.
+ *
+ * Errors: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch` (frame
+ * content size, `expectedSize`: as soon as output exceeds it), `truncated`
+ * (from `end()`), `unsupported` (dictionaries), `limit` (past `maxOutput`).
+ */
+export function createZstdStreamDecoder(sink: StreamSink, options: StreamDecodeOptions = {}): StreamDecoder {
+  return new ZstdStreamDecoder(sink, options);
 }

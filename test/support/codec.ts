@@ -294,3 +294,100 @@ export function outcome(f: () => Uint8Array): Outcome {
     throw e;
   }
 }
+
+/** What a streaming decode produced: the decoded bytes joined, the decoder's counters, and the emitted chunk sizes. */
+export interface ChunkedRun {
+  bytes: Uint8Array;
+  consumed: number;
+  produced: number;
+  complete: boolean;
+  checked: string[];
+  chunks: number[];
+}
+
+/**
+ * Feeds `input` to the streaming decoder `make(sink)` in chunks (see
+ * {@link chunked}), then ends it; returns what it produced.
+ */
+export function streamRun(
+  make: (sink: (chunk: Uint8Array) => void) => {
+    write(chunk: Uint8Array): void;
+    end(): void;
+    readonly consumed: number;
+    readonly produced: number;
+    readonly complete: boolean;
+    readonly checked: readonly string[];
+  },
+  input: Uint8Array,
+  sizes: number | { max: number; seed: number },
+): ChunkedRun {
+  const parts: Uint8Array[] = [];
+  const dec = make((c) => parts.push(c));
+  for (const c of chunked(input, sizes)) dec.write(c);
+  dec.end();
+  return { bytes: concat(...parts), consumed: dec.consumed, produced: dec.produced, complete: dec.complete, checked: [...dec.checked], chunks: parts.map((p) => p.length) };
+}
+
+/** The error a call throws as `code@offset` (`layer` too when it is not `layer`), or "ok"; rethrows anything but a KimageError. */
+export function errorAt(f: () => unknown, layer?: string): string {
+  try {
+    f();
+    return "ok";
+  } catch (e) {
+    if (!(e instanceof KimageError)) throw e;
+    return `${e.code}@${e.offset}${layer !== undefined && e.layer !== layer ? ` (layer ${e.layer})` : ""}`;
+  }
+}
+
+/**
+ * Chunkings a streaming test runs: 1-byte chunks (inputs up to `oneByteMax`
+ * bytes), and seeded random sizes up to 7, 1000 and 200000 bytes.
+ */
+export function chunkings(input: Uint8Array, oneByteMax = 200_000): (number | { max: number; seed: number })[] {
+  const list: (number | { max: number; seed: number })[] = [
+    { max: 7, seed: 1 },
+    { max: 1000, seed: 2 },
+    { max: 200_000, seed: 3 },
+  ];
+  if (input.length <= oneByteMax) list.unshift(1);
+  return list;
+}
+
+/** Label of a chunking for test output. */
+export function chunkLabel(sizes: number | { max: number; seed: number }): string {
+  return typeof sizes === "number" ? `${sizes}-byte chunks` : `random chunks ≤ ${sizes.max} (seed ${sizes.seed})`;
+}
+
+/**
+ * A fast-check property: random byte flips plus a random cut of `sample`,
+ * and a random `maxOutput` (0 to 256 KiB), give the same result from the
+ * streaming decoder (fed in random chunks) as from the one-shot one: the
+ * same output, or the same error code and offset.
+ */
+export function assertStreamMatchesOneShot(
+  oneShot: (input: Uint8Array, maxOutput: number) => { bytes: Uint8Array },
+  stream: (input: Uint8Array, sizes: { max: number; seed: number }, maxOutput: number) => { bytes: Uint8Array },
+  sample: Uint8Array,
+  numRuns = Number(process.env.KIMAGE_FC_RUNS ?? 300),
+): void {
+  const outcome = (f: () => { bytes: Uint8Array }): string => {
+    let r: { bytes: Uint8Array } | undefined;
+    const e = errorAt(() => (r = f()));
+    return e === "ok" ? `ok ${sha((r as { bytes: Uint8Array }).bytes)}` : e;
+  };
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(sample.length - 1), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
+      fc.nat(sample.length),
+      fc.integer({ min: 1, max: 5000 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 1 << 18 }),
+      (flips, cut, max, seed, maxOutput) => {
+        const b = sample.slice(0, Math.max(1, cut));
+        for (const [i, x] of flips) if (i < b.length) b[i] = (b[i] as number) ^ x;
+        expect(outcome(() => stream(b, { max, seed }, maxOutput))).toBe(outcome(() => oneShot(b, maxOutput)));
+      },
+    ),
+    { numRuns },
+  );
+}
