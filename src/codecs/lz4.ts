@@ -7,6 +7,9 @@
  * description, the LZ4 Frame Format Description v1.6.x, and the kernel's
  * `lib/decompress_unlz4.c` for where a legacy stream ends.
  *
+ * {@link createLz4StreamDecoder} decodes the same streams from chunks, with
+ * the same block decoder, keeping only the 64 KiB window and one block.
+ *
  * @module
  */
 
@@ -739,28 +742,43 @@ class Lz4StreamDecoder implements StreamDecoder {
 /**
  * A streaming LZ4 decoder: the same streams, checks and errors as
  * {@link decompressLz4} (legacy frames, standard frames, skippable frames
- * and their concatenations), fed in chunks of any size.
+ * and their concatenations), fed in chunks of any size. Quotes are from the
+ * LZ4 Frame Format Description 1.6.1: "The data can be produced or
+ * consumed, even for an arbitrarily long sequentially presented input data
+ * stream, using only an a priori bounded amount of intermediate storage".
  *
- * State, at most: the 64 KiB window ("dependent blocks" may reach 64 KB
- * back; legacy blocks are independent) plus one block's output (legacy: 8
- * MiB; frames: the "Block MaxSize" of the BD byte, 64 KB to 4 MB) and one
- * output chunk; and one block's input, buffered only when a block does not
- * arrive within one chunk (legacy: at most LZ4_compressBound(8 MiB); frames:
- * Block MaxSize plus its checksum). Block checksums are checked on the
- * buffered block before it is decoded; the XXH32 content checksum is
- * computed incrementally.
+ * What it holds, at most:
+ * - The 64 KiB window: "If this flag is set to “0”, each block depends on
+ *   previous ones (up to LZ4 window size, which is 64 KB)." Legacy blocks
+ *   are independent.
+ * - One block's output ("Block Maximum Size ... is useful to help the
+ *   decoder allocate memory": 64 KB to 4 MB; the legacy format's "Fixed
+ *   block size : 8 MB") and one output chunk.
+ * - One block's input, gathered only when a block does not arrive within
+ *   one chunk: up to the Block Maximum Size plus its checksum, or
+ *   LZ4_compressBound(8 MiB) for a legacy block. The block checksum is
+ *   checked on it before decoding, as the format intends: "calculated by
+ *   using the xxHash-32 algorithm on the raw (undecoded) data block, and a
+ *   seed of zero. The intention is to detect data corruption (storage or
+ *   transmission errors) before decoding."
+ * - The XXH32 state ({@link Xxh32}): "The content checksum is the result of
+ *   xxh32() hash function digesting the original (decoded) data as input,
+ *   and a seed of zero."
  *
- * From the LZ4 Frame Format Description: "Block checksum: xxh32 of the raw
- * (compressed or stored) block data"; "Content checksum: xxh32 of the whole
- * decoded content"; "EndMark: a block size of 0x00000000"; "highest bit set:
- * the block is stored uncompressed". A legacy stream has no end mark: it
- * ends where {@link decompressLz4} says (at the end of the input, a zero or
- * impossible size, or the kernel's le32 size trailer), and those bytes are
- * not consumed.
+ * Blocks: "The highest bit is “1” if data in the block is uncompressed";
+ * "The flow of blocks ends when the last data block has a size of “0”." A
+ * legacy stream has no end mark: "The last block is detected either because
+ * it is followed by the “EOF” (End of File) mark, or because it is followed
+ * by a known Frame Magic Number"; like {@link decompressLz4}, a zero or
+ * impossible size, or the kernel's le32 size trailer, ends it too, and those
+ * bytes are not consumed. Decoded bytes are emitted in `chunkSize` pieces
+ * (default 1 MiB) as each block is decoded.
  *
- * Errors: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch`,
- * `truncated` (from `end()`), `limit` (past `maxOutput`), `unsupported`
- * (dictionary frames).
+ * Errors: those of {@link decompressLz4}, with the same codes at the same
+ * offsets: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch`,
+ * `truncated` (from `end()`), `limit` (past `maxOutput`; nothing past it is
+ * emitted), `unsupported` (dictionary frames); output past `expectedSize` is
+ * reported as soon as it happens.
  */
 export function createLz4StreamDecoder(sink: StreamSink, options: StreamDecodeOptions = {}): StreamDecoder {
   return new Lz4StreamDecoder(sink, options);

@@ -8,6 +8,9 @@
  * LZO1X instruction encoding as the kernel documents it in
  * `Documentation/staging/lzo.rst`.
  *
+ * {@link createLzoStreamDecoder} decodes the same files from chunks, with
+ * the same LZO1X decoder, one block at a time.
+ *
  * @module
  */
 

@@ -61,32 +61,7 @@ function init32(seed: number): Int32Array {
 
 /** Consumes the whole 16-byte stripes of `d[i, end)` into the accumulators `v`; returns the index after the last one. */
 function stripes32(d: Uint8Array, i: number, end: number, v: Int32Array): number {
-  a1 = v[0] as number;
-  a2 = v[1] as number;
-  a3 = v[2] as number;
-  a4 = v[3] as number;
-  const next = stripes32Loop(d, i, end);
-  v[0] = a1;
-  v[1] = a2;
-  v[2] = a3;
-  v[3] = a4;
-  return next;
-}
-
-// The XXH32 accumulators, in and out of stripes32Loop.
-let a1 = 0;
-let a2 = 0;
-let a3 = 0;
-let a4 = 0;
-
-/**
- * The loop of {@link stripes32}, on the accumulators `a1..4`. (A function
- * of its own, ending in plain variable stores: V8 optimizes a hot loop while
- * it runs, and array stores after it that have not run yet would deoptimize
- * it the first time they run.)
- */
-function stripes32Loop(d: Uint8Array, i: number, end: number): number {
-  let v1 = a1, v2 = a2, v3 = a3, v4 = a4;
+  let v1 = v[0] as number, v2 = v[1] as number, v3 = v[2] as number, v4 = v[3] as number;
   const limit = end - 16;
   while (i <= limit) {
     v1 = (v1 + Math.imul(rd32(d, i), P32_2)) | 0;
@@ -99,10 +74,10 @@ function stripes32Loop(d: Uint8Array, i: number, end: number): number {
     v4 = Math.imul((v4 << 13) | (v4 >>> 19), P32_1);
     i += 16;
   }
-  a1 = v1;
-  a2 = v2;
-  a3 = v3;
-  a4 = v4;
+  v[0] = v1;
+  v[1] = v2;
+  v[2] = v3;
+  v[3] = v4;
   return i;
 }
 
@@ -243,10 +218,7 @@ const INV32 = 1 / 4294967296;
  * The stripe loop: for each whole 32-byte stripe of `d[i, end)`, every
  * accumulator takes its 8-byte lane, `acc = rotl(acc + lane*P2, 31) * P1`.
  * The accumulators are the (high, low) pairs `st[0..7]`, kept in locals
- * here. Returns the index after the last whole stripe. (The loop is a
- * function of its own, {@link stripesLoop}, ending in plain variable
- * stores: V8 optimizes a hot loop while it runs, and array stores after it
- * that have not run yet would deoptimize it the first time they run.)
+ * here. Returns the index after the last whole stripe.
  *
  * A 64-bit product mod 2^64 of (ah:al) and a constant (bh:bl) is
  * `al*bl + ((ah*bl + al*bh) << 32)`; the low word of `al*bl` is
@@ -256,21 +228,8 @@ const INV32 = 1 / 4294967296;
  * exact high word.
  */
 function stripes(d: Uint8Array, i: number, end: number, st: Uint32Array): number {
-  s1h = st[0] as number; s1l = st[1] as number; s2h = st[2] as number; s2l = st[3] as number;
-  s3h = st[4] as number; s3l = st[5] as number; s4h = st[6] as number; s4l = st[7] as number;
-  const next = stripesLoop(d, i, end);
-  st[0] = s1h; st[1] = s1l; st[2] = s2h; st[3] = s2l;
-  st[4] = s3h; st[5] = s3l; st[6] = s4h; st[7] = s4l;
-  return next;
-}
-
-// The XXH64 accumulators, in and out of stripesLoop.
-let s1h = 0, s1l = 0, s2h = 0, s2l = 0, s3h = 0, s3l = 0, s4h = 0, s4l = 0;
-
-/** The loop of {@link stripes}, on the accumulators `s1h..s4l`. */
-function stripesLoop(d: Uint8Array, i: number, end: number): number {
-  let v1h = s1h, v1l = s1l, v2h = s2h, v2l = s2l;
-  let v3h = s3h, v3l = s3l, v4h = s4h, v4l = s4l;
+  let v1h = st[0] as number, v1l = st[1] as number, v2h = st[2] as number, v2l = st[3] as number;
+  let v3h = st[4] as number, v3l = st[5] as number, v4h = st[6] as number, v4l = st[7] as number;
   let ll: number, lh: number, pl: number, ph: number, lo: number, hi: number, th: number, tl: number;
   // DataView reads: one unaligned little-endian load per word, on any platform
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
@@ -321,8 +280,8 @@ function stripesLoop(d: Uint8Array, i: number, end: number): number {
     v4l = Math.imul(tl, P1L) >>> 0;
     v4h = ((((tl * P1L - v4l) * INV32 + 0.5) >>> 0) + Math.imul(th, P1L) + Math.imul(tl, P1H)) >>> 0;
   }
-  s1h = v1h; s1l = v1l; s2h = v2h; s2l = v2l;
-  s3h = v3h; s3l = v3l; s4h = v4h; s4l = v4l;
+  st[0] = v1h; st[1] = v1l; st[2] = v2h; st[3] = v2l;
+  st[4] = v3h; st[5] = v3l; st[6] = v4h; st[7] = v4l;
   return i;
 }
 

@@ -16,6 +16,10 @@
  * `expectedSize` or the frame content size when known, grows only through
  * {@link OutputBuffer} (bounded by `maxOutput`).
  *
+ * {@link createZstdStreamDecoder} decodes the same frames from chunks with
+ * the same block code, into a {@link WindowOutput} that keeps only the
+ * window.
+ *
  * @module
  */
 
@@ -599,12 +603,13 @@ function room(out: Out, op: number, need: number): boolean {
  * Speed: the tables are packed (see {@link packed}); the bit reader lives
  * in locals (`bp` the bit position; `cw` a 32-bit window of the stream from
  * byte-aligned bit `cq`), refilled only when a read would reach below `cq`;
- * each sequence takes four reads of at most 24 bits: the offset's extra
- * bits, both lengths' extra bits, the LL and ML states' bits, the OF
- * state's bits. (Every sequence runs the same code: a path that only rare
- * sequences take would, the first time one comes after V8 optimized the
- * loop, throw the optimized code away; on a 27 MB kernel that cost more
- * than all the time saved by single reads.)
+ * the three extra-bits fields, and the three state updates, are each taken
+ * from one read when they total at most 24 bits (all but rare sequences).
+ * The rare ones, and the first sequence of every block, read field by
+ * field: V8 optimizes this loop while it runs, and a path first taken after
+ * that throws the optimized code away (and recompiling this function costs
+ * more than decoding megabytes); taking the per-field path on every block's
+ * first sequence means V8 has seen it before.
  * Offsets and repeat offsets stay int32 (a double anywhere in the loop
  * slows all of it). While a sequence ends at least 32 bytes before the
  * output buffer's end, its literals (≤ 16) and its match (≤ 32 bytes,
@@ -677,46 +682,55 @@ function sequenceLoop(
     const oe = ofT[oi + 1] as number, me = mlT[mi + 1] as number, le = llT[li + 1] as number;
     const ob = oe & 0xff, mb = me & 0xff, lb = le & 0xff;
     // "decode Offset, then Match_Length, then Literals_Length": read
-    // backward, so the offset's extra bits are the highest. Two reads: the
-    // offset's bits, then both lengths' bits together.
+    // backward, so the offset's extra bits are the highest
     let ofv: number, ml: number, ll: number;
-    bp -= ob;
-    if (ob <= 24) {
-      if (bp < cq) {
-        cq = (((bp + ob) >> 3) - 3) << 3;
-        const cb = cq >> 3;
-        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      ofv = (ofT[oi] as number) + ((cw >>> (bp - cq)) & ((1 << ob) - 1));
-    } else {
-      // more bits than the window holds (offsets of 16 MiB or more): two
-      // direct reads. Offsets stay int32 (a double here would slow the
-      // whole loop): one of 2 GiB or more is corrupt unless the frame has
-      // already produced that much
-      const big = 2 ** ob + rb(s, bp + 16, ob - 16) * 65536 + rb(s, bp, 16);
-      if (big > 0x7fffffff) {
-        if (op - frameStart < 0x7fff0000) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
-        throw new Fail("unsupported", "match offsets of 2 GiB or more", p);
-      }
-      ofv = big | 0;
-    }
-    let n = mb + lb;
-    if (n <= 24) {
+    let n = ob + mb + lb;
+    if (n <= 24 && i !== 0) {
       bp -= n;
       if (bp < cq) {
         cq = (((bp + n) >> 3) - 3) << 3;
         const cb = cq >> 3;
         cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
       }
-      const v = cw >>> (bp - cq);
+      let v = cw >>> (bp - cq);
       ll = (llT[li] as number) + (v & ((1 << lb) - 1));
-      ml = (mlT[mi] as number) + ((v >>> lb) & ((1 << mb) - 1));
+      v >>>= lb;
+      ml = (mlT[mi] as number) + (v & ((1 << mb) - 1));
+      v >>>= mb;
+      ofv = (ofT[oi] as number) + (v & ((1 << ob) - 1));
     } else {
-      // a match and a literal run both of thousands of bytes: one read each
+      // One read per field, each reloading the window: for the rare
+      // sequences whose extra bits total more than 24, and for the first of
+      // every block, so that this path has run before V8 optimizes the loop
+      // (a path first taken after that throws the optimized code away).
+      bp -= ob;
+      if (ob > 24) {
+        // more bits than the window holds (offsets of 16 MiB or more): two
+        // direct reads. Offsets stay int32 (a double here would slow the
+        // whole loop): one of 2 GiB or more is corrupt unless the frame has
+        // already produced that much
+        const big = 2 ** ob + rb(s, bp + 16, ob - 16) * 65536 + rb(s, bp, 16);
+        if (big > 0x7fffffff) {
+          if (op - frameStart < 0x7fff0000) throw new Fail("codec-corrupt", "match offset reaches before the frame", p);
+          throw new Fail("unsupported", "match offsets of 2 GiB or more", p);
+        }
+        ofv = big | 0;
+      } else {
+        cq = (((bp + ob) >> 3) - 3) << 3;
+        const cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        ofv = (ofT[oi] as number) + ((cw >>> (bp - cq)) & ((1 << ob) - 1));
+      }
       bp -= mb;
-      ml = (mlT[mi] as number) + rb(s, bp, mb);
+      cq = (((bp + mb) >> 3) - 3) << 3;
+      let cb = cq >> 3;
+      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      ml = (mlT[mi] as number) + ((cw >>> (bp - cq)) & ((1 << mb) - 1));
       bp -= lb;
-      ll = (llT[li] as number) + rb(s, bp, lb);
+      cq = (((bp + lb) >> 3) - 3) << 3;
+      cb = cq >> 3;
+      cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+      ll = (llT[li] as number) + ((cw >>> (bp - cq)) & ((1 << lb) - 1));
     }
     // Repeat offsets (3.1.1.5): "Offset_Value > 3: offset = value - 3;
     // otherwise 1-3 select Repeated_Offset1-3, shifted by one when
@@ -747,25 +761,38 @@ function sequenceLoop(
     if (i + 1 < nseq) {
       // "state updates: Literals_Length, then Match_Length, then Offset"
       const lnb = (le >>> 8) & 0xff, mnb = (me >>> 8) & 0xff, onb = (oe >>> 8) & 0xff;
-      // two reads: the Literals_Length and Match_Length states' bits (at
-      // most 9 + 9), then the Offset state's (at most 8)
-      n = lnb + mnb;
-      bp -= n;
-      if (bp < cq) {
-        cq = (((bp + n) >> 3) - 3) << 3;
-        const cb = cq >> 3;
+      n = lnb + mnb + onb;
+      if (n <= 24 && i !== 0) {
+        bp -= n;
+        if (bp < cq) {
+          cq = (((bp + n) >> 3) - 3) << 3;
+          const cb = cq >> 3;
+          cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        }
+        let v = cw >>> (bp - cq);
+        ofs = (oe >>> 16) + (v & ((1 << onb) - 1));
+        v >>>= onb;
+        mls = (me >>> 16) + (v & ((1 << mnb) - 1));
+        v >>>= mnb;
+        lls = (le >>> 16) + (v & ((1 << lnb) - 1));
+      } else {
+        // one read per state, each reloading the window (see the extra bits)
+        bp -= lnb;
+        cq = (((bp + lnb) >> 3) - 3) << 3;
+        let cb = cq >> 3;
         cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
-      }
-      const v = cw >>> (bp - cq);
-      mls = (me >>> 16) + (v & ((1 << mnb) - 1));
-      lls = (le >>> 16) + ((v >>> mnb) & ((1 << lnb) - 1));
-      bp -= onb;
-      if (bp < cq) {
+        lls = (le >>> 16) + ((cw >>> (bp - cq)) & ((1 << lnb) - 1));
+        bp -= mnb;
+        cq = (((bp + mnb) >> 3) - 3) << 3;
+        cb = cq >> 3;
+        cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        mls = (me >>> 16) + ((cw >>> (bp - cq)) & ((1 << mnb) - 1));
+        bp -= onb;
         cq = (((bp + onb) >> 3) - 3) << 3;
-        const cb = cq >> 3;
+        cb = cq >> 3;
         cw = (s[cb] as number) | ((s[cb + 1] as number) << 8) | ((s[cb + 2] as number) << 16) | ((s[cb + 3] as number) << 24);
+        ofs = (oe >>> 16) + ((cw >>> (bp - cq)) & ((1 << onb) - 1));
       }
-      ofs = (oe >>> 16) + ((cw >>> (bp - cq)) & ((1 << onb) - 1));
     }
     if (bp < lo) throw new Fail("codec-corrupt", "sequence bitstream overrun", p);
     // execute
@@ -1663,28 +1690,49 @@ class ZstdStreamDecoder implements StreamDecoder {
 
 /**
  * A streaming Zstandard decoder (RFC 8878): the same frames, checks and
- * errors as {@link decompressZstd}, fed in chunks of any size.
+ * errors as {@link decompressZstd}, fed in chunks of any size. "Each block
+ * can be decompressed without waiting for its successor, allowing streaming
+ * operations." (Quotes are from the Zstandard format document, the text RFC
+ * 8878 publishes.)
  *
- * State, at most: the window (RFC 8878 3.1.1.1.2: "Window_Size ... the
- * minimum memory buffer required to decompress a frame"; capped by the
- * frame's content size, `expectedSize` and `maxOutput`, so a kernel payload
- * whose size is known holds just its own size) plus a quarter window of
- * slack and one output chunk; one Compressed_Block ("Block_Maximum_Size is
- * the smallest of Window_Size and 128 KiB") in a scratch buffer; and the
- * frame's entropy tables and repeat offsets, which persist across blocks
- * ("the previous Huffman tree ... previous FSE decoding tables ... recent
- * offsets"). Raw blocks and skippable frames pass through without
- * buffering. The XXH64 Content_Checksum is computed incrementally, block by
- * block.
+ * What it holds, at most:
+ * - The window. "To properly decode compressed data, a decoder will need to
+ *   allocate a buffer of at least `Window_Size` bytes", for a match may
+ *   reach "Previous decoded data, up to a distance of `Window_Size`, or
+ *   beginning of the Frame, whichever is smaller." The window is
+ *   Window_Size (128 MiB for the kernel's `zstd --long=27`) capped by what
+ *   `expectedSize` and `maxOutput` still allow, so a kernel payload whose
+ *   size its trailer states holds no more than its own size. Plus a quarter
+ *   window of slack (the window moves down once per that much output) and
+ *   one output chunk. (The buffer starts at 64 KiB.)
+ * - One Compressed_Block, gathered in a scratch buffer until the whole block
+ *   is there, then decoded by the one-shot decoder's block code: "The size
+ *   of `Block_Content` is limited by `Block_Maximum_Size`, which is the
+ *   smallest of: `Window_Size`, 128 KB". A Raw_Block's bytes pass through as
+ *   they arrive; a skippable frame's "User_Data can be anything. Data will
+ *   just be skipped by the decoder."
+ * - The frame's state across blocks: "List of "recent offsets" from
+ *   previous `Compressed_Block`", "The previous Huffman tree, required by
+ *   `Treeless_Literals_Block` type", "Previous FSE decoding tables, required
+ *   by `Repeat_Mode`".
+ * - The XXH64 state. "The content checksum is the result of xxh64() hash
+ *   function digesting the original (decoded) data as input, and a seed of
+ *   zero. The low 4 bytes of the checksum are stored in little-endian
+ *   format." It is computed block by block ({@link Xxh64}).
  *
- * Decoded bytes are emitted in `chunkSize` pieces (default 1 MiB) as soon
- * as they are decoded, not when they leave the window. Input after the end
- * of the stream (the first 4 bytes after a frame that are neither a zstd nor
- * a skippable magic, e.g. the kernel's le32 size trailer) is not consumed.
+ * Decoded bytes are emitted in `chunkSize` pieces (default 1 MiB) as soon as
+ * they are decoded, not when they leave the window. Frames follow each other
+ * ("The decompressed content of multiple concatenated frames is the
+ * concatenation of each frame decompressed content"); the stream ends at
+ * the first 4 bytes after a frame that are neither a zstd nor a skippable
+ * magic (e.g. the kernel's le32 size trailer), which are not consumed.
  *
- * Errors: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch` (frame
- * content size, `expectedSize`: as soon as output exceeds it), `truncated`
- * (from `end()`), `unsupported` (dictionaries), `limit` (past `maxOutput`).
+ * Errors: those of {@link decompressZstd}, with the same codes at the same
+ * offsets: `codec-corrupt`, `codec-checksum`, `codec-size-mismatch`,
+ * `truncated` (from `end()`), `unsupported` (dictionaries), `limit` (past
+ * `maxOutput`; nothing past it is emitted). One difference: output past
+ * `expectedSize` is `codec-size-mismatch` as soon as it happens (the
+ * one-shot decoder reports it at the end, after any later error).
  */
 export function createZstdStreamDecoder(sink: StreamSink, options: StreamDecodeOptions = {}): StreamDecoder {
   return new ZstdStreamDecoder(sink, options);

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { createStreamDecoder, decodeStream, decodeTransformStream, streamingCodecs } from "../../src/codecs/stream.js";
 import { createZstdStreamDecoder, decompressZstd } from "../../src/codecs/zstd.js";
 import type { StreamDecodeOptions } from "../../src/codecs/stream.js";
-import { realFixtures } from "../support/real.js";
+import { requireReal } from "../support/real.js";
 import { assertStreamMatchesOneShot, chunkLabel, chunkings, concat, errorAt, generated, le32, sha, streamRun, time, tool } from "../support/codec.js";
 
 const data = generated(1 << 20, 41);
@@ -147,8 +147,7 @@ describe("zstd streaming: byte-exact against zstd(1)", () => {
 function realZstdPayloads(): { name: string; input: Uint8Array; size: number }[] {
   const found: { name: string; input: Uint8Array; size: number }[] = [];
   const seen = new Set<string>();
-  for (const f of realFixtures()) {
-    if (f.kind !== "kernel") continue;
+  for (const f of requireReal("zstd kernel payloads", (k) => k.kind === "kernel")) {
     const file = new Uint8Array(readFileSync(f.abs));
     const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
     for (let at = buf.indexOf(ZSTD_MAGIC_BYTES); at >= 0; at = buf.indexOf(ZSTD_MAGIC_BYTES, at + 1)) {
@@ -172,7 +171,7 @@ function realZstdPayloads(): { name: string; input: Uint8Array; size: number }[]
   return found;
 }
 const ZSTD_MAGIC_BYTES = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd);
-const real = realFixtures().length > 0 ? realZstdPayloads() : [];
+const real = realZstdPayloads();
 
 describe("zstd streaming: the real kernel payloads", () => {
   it.skipIf(real.length === 0)("finds the zstd payloads (trixie amd64, trixie s390x, sid loong64 at least)", () => {
