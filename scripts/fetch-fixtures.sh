@@ -419,20 +419,49 @@ fallback_candidates() {
   done
 }
 
-# download_candidate PKG VER ARCH DIR [SUITE]: apt-get download into DIR (from
-# SUITE's index when given: the same version string may be listed by a suite
-# whose mirror copy is missing); on failure sets DL_ERR (the first E: line) and
-# returns 1.
+# record_in PKG ARCH VER SUITE: "Filename SHA256" of PKG:ARCH VER as SUITE's own
+# Packages list gives it (read from the list file, not from apt's cache: apt
+# merges two suites' records of one version when their Size matches, and then
+# fetches one suite's file against the other's hash).
+record_in() {
+  local pkg=$1 arch=$2 ver=$3 suite=$4 f
+  for f in "$APTDIR/state/lists/"*"_dists_${suite}_"*"_binary-${arch}_Packages"*; do
+    [[ -e "$f" ]] || continue
+    /usr/lib/apt/apt-helper cat-file "$f" 2>/dev/null | awk -v p="$pkg" -v v="$ver" '
+      /^$/ { if (P == p && V == v && F != "" && S != "") { print F, S; found = 1; exit } P = V = F = S = ""; next }
+      /^Package: / { P = $2 } /^Version: / { V = $2 } /^Filename: / { F = $2 } /^SHA256: / { S = $2 }
+      END { if (!found && P == p && V == v && F != "" && S != "") print F, S }'
+  done | head -n1
+}
+
+# download_candidate PKG VER ARCH DIR [SUITE]: apt-get download into DIR; with
+# SUITE (a candidate from another suite), the file and hash of SUITE's own
+# record, fetched with apt-helper (see record_in). On failure sets DL_ERR (the
+# first E: line) and returns 1.
 download_candidate() {
-  local pkg=$1 ver=$2 arch=$3 dir=$4 from=${5:-} spec
+  local pkg=$1 ver=$2 arch=$3 dir=$4 from=${5:-} rec uri
   DL_ERR=""
-  spec="$pkg:$arch=$ver"
-  [[ -n "$from" ]] && spec="$pkg:$arch/$from"
   if [[ -n "${FIXTURES_SIMULATE_404:-}" ]] && [[ "$pkg" =~ $FIXTURES_SIMULATE_404 ]]; then
     DL_ERR="E: Failed to fetch $MIRROR/pool/.../${pkg}_${ver}_$arch.deb  404  Not Found (simulated: FIXTURES_SIMULATE_404)"
     echo "$DL_ERR" > "$dir/../download.log"; return 1
   fi
-  if ! (cd "$dir" && apt-get -q download "$spec") >"$dir/../download.log" 2>&1; then
+  if [[ -n "$from" ]]; then
+    rec=$(record_in "$pkg" "$arch" "$ver" "$from")
+    if [[ -z "$rec" ]]; then
+      DL_ERR="E: no record of $pkg:$arch $ver in $from's package list"
+      echo "$DL_ERR" > "$dir/../download.log"; return 1
+    fi
+    uri="${MIRROR%/}/${rec%% *}"
+    if ! /usr/lib/apt/apt-helper -q download-file "$uri" "$dir/${pkg}_${ver//:/%3a}_$arch.deb" "SHA256:${rec##* }" \
+         >"$dir/../download.log" 2>&1; then
+      DL_ERR=$(grep -E '^E:' "$dir/../download.log" | head -n1 || true)
+      DL_ERR=${DL_ERR:-"apt-helper download-file failed"}
+      rm -f "$dir/${pkg}_"*.deb
+      return 1
+    fi
+    return 0
+  fi
+  if ! (cd "$dir" && apt-get -q download "$pkg:$arch=$ver") >"$dir/../download.log" 2>&1; then
     DL_ERR=$(grep -E '^E:' "$dir/../download.log" | head -n1 || true)
     DL_ERR=${DL_ERR:-"apt-get download failed"}
     return 1

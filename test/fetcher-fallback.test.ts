@@ -30,14 +30,23 @@ interface Deb {
   inPool?: boolean;
   /** Index the wrong SHA256 (a mirror caught mid-sync). */
   badHash?: boolean;
+  /**
+   * Index the Size of this package's build in that suite (another build of the
+   * same version with, by chance, the same size). apt then merges the two
+   * records into one version, since its SameVersion compares the Size and not
+   * the hash, and fetches one suite's file against the other's hash. Two .debs
+   * of equal size by chance made CI red once; here it is made certain.
+   */
+  sizeOf?: string;
 }
 
 let dir = "";
 
 /** Writes the archive: pool/<suite>/*.deb, dists/<suite>/{Release, main/binary-amd64/Packages}. */
 function buildArchive(root: string, suites: Record<string, Deb[]>): void {
+  // Pass 1: every .deb (so that a record may name another suite's build).
+  const built = new Map<string, { control: string[]; rel: string; size: number; sha: string }>();
   for (const [suite, debs] of Object.entries(suites)) {
-    const stanzas: string[] = [];
     for (const d of debs) {
       const build = join(root, "build", `${suite}-${d.name}-${d.version}`);
       mkdirSync(join(build, "DEBIAN"), { recursive: true });
@@ -54,9 +63,19 @@ function buildArchive(root: string, suites: Record<string, Deb[]>): void {
       if (r.status !== 0) throw new Error(`dpkg-deb: ${r.stderr}`);
       const bytes = readFileSync(debPath);
       const sha = createHash("sha256").update(d.badHash ? Buffer.from("not the file") : bytes).digest("hex");
-      stanzas.push([...control.filter((l) => !l.startsWith("Description")), `Filename: ${rel}`, `Size: ${bytes.length}`, `SHA256: ${sha}`, `Description: ${d.name}`].join("\n"));
-      if (d.inPool === false) rmSync(debPath);
+      built.set(`${suite}/${d.name}/${d.version}`, { control, rel, size: bytes.length, sha });
     }
+  }
+  // Pass 2: the indexes; then the files the mirror lacks are removed.
+  for (const [suite, debs] of Object.entries(suites)) {
+    const stanzas: string[] = [];
+    for (const d of debs) {
+      const own = built.get(`${suite}/${d.name}/${d.version}`);
+      const twin = d.sizeOf ? built.get(`${d.sizeOf}/${d.name}/${d.version}`) : own;
+      if (!own || !twin) throw new Error(`no build of ${d.name} ${d.version} in ${d.sizeOf ?? suite}`);
+      stanzas.push([...own.control.filter((l) => !l.startsWith("Description")), `Filename: ${own.rel}`, `Size: ${twin.size}`, `SHA256: ${own.sha}`, `Description: ${d.name}`].join("\n"));
+    }
+    for (const d of debs) if (d.inPool === false) rmSync(join(root, `pool/${suite}/${d.name}_${d.version}_amd64.deb`));
     const pkgs = stanzas.join("\n\n") + "\n";
     const pdir = join(root, "dists", suite, "main", "binary-amd64");
     mkdirSync(pdir, { recursive: true });
@@ -112,8 +131,8 @@ describe.skipIf(!canRun)("fetch-fixtures.sh on a stale archive", () => {
         // A hash mismatch on the newest version: the older one serves.
         { name: "tool-a", version: "2.0", member: "usr/lib/tool/a.efi", badHash: true },
         { name: "tool-a", version: "1.0", member: "usr/lib/tool/a.efi" },
-        // Only in the index of alpha; beta has it.
-        { name: "tool-b", version: "1.0", member: "usr/lib/tool/b.efi", inPool: false },
+        // Only in the index of alpha; beta has another build of it, of the same size.
+        { name: "tool-b", version: "1.0", member: "usr/lib/tool/b.efi", inPool: false, sizeOf: "beta" },
         // Nowhere.
         { name: "tool-c", version: "1.0", member: "usr/lib/tool/c.efi", inPool: false },
       ],
@@ -145,7 +164,7 @@ describe.skipIf(!canRun)("fetch-fixtures.sh on a stale archive", () => {
     // tool-a: 2.0's hash does not match; 1.0 (madison's next) is used.
     expect(byPkg("tool-a")).toMatchObject([{ version: "1.0", suite: "alpha", fallback: { wanted: "tool-a 2.0" } }]);
     // tool-b: from beta, recorded as such.
-    expect(byPkg("tool-b")).toMatchObject([{ version: "1.0", suite: "beta", fallback: { class: "alpha/amd64 pkg tool-b" } }]);
+    expect(byPkg("tool-b"), r.stdout + r.stderr).toMatchObject([{ version: "1.0", suite: "beta", fallback: { class: "alpha/amd64 pkg tool-b" } }]);
     // tool-d: no fallback.
     expect(byPkg("tool-d")[0]?.fallback).toBeUndefined();
     // tool-c: reported once, in missing.json and in the summary.
