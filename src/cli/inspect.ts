@@ -36,7 +36,7 @@ export const inspectCommand: Command = {
   optionHelp: {
     verbose: "every field of every layer, as a tree (the default is a summary)",
     json: "every field of every layer, as JSON (an array for several FILEs)",
-    full: "decode compressed payloads completely: slower, but finds the version banner and an embedded config (CONFIG_IKCONFIG)",
+    full: "decode compressed payloads to their end (streamed, keeping only what inspection reads): slower, but checks every size and checksum and finds the version banner and an embedded config (CONFIG_IKCONFIG)",
   },
   notes: [
     "The summary shows the version, the layers as one chain, the architecture, the signatures the image carries (kimage verify checks them), the build-id and the sizes. A FILE of - is standard input.",
@@ -49,7 +49,7 @@ export const inspectCommand: Command = {
       const bytes = await readInput(file, progress);
       // onProgress is passed through a widened options object: it compiles
       // whether or not the library's option types declare it yet.
-      const inspectOptions: InspectOptions & WithProgress = { decode: full ? "full" : "peek", ...(progress ? { onProgress: progress } : {}) };
+      const inspectOptions: InspectOptions & WithProgress = { decode: full ? "scan" : "peek", ...(progress ? { onProgress: progress } : {}) };
       progress?.({ phase: full ? "inspect --full" : "inspect", done: 0 });
       const result = await inspect(bytes, inspectOptions);
       const identityOptions: IdentityOptions & WithProgress = { depth: full ? "full" : "headers", bytes, providers: nodeCodecProviders, ...(progress ? { onProgress: progress } : {}) };

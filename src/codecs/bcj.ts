@@ -455,15 +455,57 @@ export const BCJ_LOOKAHEAD = 16;
 
 /**
  * One non-last filter of an `.xz` block, applied to a stream of chunks (the
- * streaming decoder's output, in order). {@link ChunkFilter.push} may modify
- * and keep the chunk it is given; what it returns is final and the caller's
- * to keep.
+ * streaming decoder's output, in order). {@link ChunkFilter.push} never
+ * modifies the chunk it is given (it may be a view of the LZMA dictionary):
+ * it copies it into a buffer of its own, filters there, and returns a view
+ * of that buffer, valid until the next `push` or `flush`. So a stream of
+ * chunks allocates nothing once the buffer has grown to the largest chunk.
  */
 export interface ChunkFilter {
-  /** Filters the next chunk; returns the bytes that are final now (possibly none). */
+  /** Filters the next chunk; returns the bytes that are final now (possibly none), as a view valid until the next call. */
   push(chunk: Uint8Array): Uint8Array;
-  /** The end of the block: returns the bytes still held back, unchanged ("the last bytes stay as they are"). */
+  /** The end of the block: returns the bytes still held back, unchanged ("the last bytes stay as they are"), as a view valid until the next call. */
   flush(): Uint8Array;
+}
+
+/** A filter's own buffer: `buf[0, held)` are bytes held back from the last push, at `buf[from]` until moved to the front. */
+class FilterBuffer {
+  buf = new Uint8Array(0);
+  /** Where the held-back bytes start (they move to the front on the next fill). */
+  from = 0;
+  /** How many bytes are held back. */
+  held = 0;
+
+  /** The held-back bytes, moved to the front, followed by `chunk`: a view of the buffer. */
+  fill(chunk: Uint8Array): Uint8Array {
+    const held = this.held;
+    const n = held + chunk.length;
+    if (this.buf.length < n) {
+      const next = new Uint8Array(Math.max(n, this.buf.length * 2, 1 << 12));
+      next.set(this.buf.subarray(this.from, this.from + held));
+      this.buf = next;
+    } else if (this.from !== 0 && held > 0) {
+      this.buf.copyWithin(0, this.from, this.from + held);
+    }
+    this.from = 0;
+    this.buf.set(chunk, held);
+    this.held = 0;
+    return this.buf.subarray(0, n);
+  }
+
+  /** Holds back `data[done, data.length)` (data is the view {@link fill} returned) for the next fill. */
+  holdFrom(data: Uint8Array, done: number): void {
+    this.from = done;
+    this.held = data.length - done;
+  }
+
+  /** The held-back bytes as a view, and nothing held any more. */
+  takeHeld(): Uint8Array {
+    const out = this.buf.subarray(this.from, this.from + this.held);
+    this.from = 0;
+    this.held = 0;
+    return out;
+  }
 }
 
 /**
@@ -479,7 +521,7 @@ export class BcjStream implements ChunkFilter {
   private readonly decode: BcjDecoder;
   private pos: number;
   private readonly state: BcjState = { mask: 0, prev: -5 };
-  private carry: Uint8Array | null = null;
+  private readonly own = new FilterBuffer();
 
   /**
    * @param decode - the filter's decoder ({@link BCJ_DECODERS})
@@ -492,25 +534,16 @@ export class BcjStream implements ChunkFilter {
 
   /** {@inheritDoc ChunkFilter.push} */
   push(chunk: Uint8Array): Uint8Array {
-    let data = chunk;
-    const carry = this.carry;
-    if (carry !== null) {
-      data = new Uint8Array(carry.length + chunk.length);
-      data.set(carry);
-      data.set(chunk, carry.length);
-      this.carry = null;
-    }
+    const data = this.own.fill(chunk);
     const done = this.decode(data, this.pos, this.state);
     this.pos = (this.pos + done) >>> 0;
-    if (done < data.length) this.carry = data.slice(done);
+    this.own.holdFrom(data, done);
     return data.subarray(0, done);
   }
 
   /** {@inheritDoc ChunkFilter.flush} */
   flush(): Uint8Array {
-    const rest = this.carry ?? new Uint8Array(0);
-    this.carry = null;
-    return rest;
+    return this.own.takeHeld();
   }
 }
 
@@ -523,6 +556,7 @@ export class DeltaStream implements ChunkFilter {
   private readonly distance: number;
   private readonly history = new Uint8Array(256);
   private at = 0;
+  private readonly own = new FilterBuffer();
 
   /** @param distance - the delta distance, 1-256 (the property byte plus one) */
   constructor(distance: number) {
@@ -530,7 +564,8 @@ export class DeltaStream implements ChunkFilter {
   }
 
   /** {@inheritDoc ChunkFilter.push} (Delta holds nothing back: every byte is final at once.) */
-  push(buf: Uint8Array): Uint8Array {
+  push(chunk: Uint8Array): Uint8Array {
+    const buf = this.own.fill(chunk);
     const d = this.distance;
     const h = this.history;
     const n = buf.length;
@@ -540,6 +575,7 @@ export class DeltaStream implements ChunkFilter {
     for (let i = d; i < n; i++) buf[i] = (buf[i] as number) + (buf[i - d] as number);
     for (let i = Math.max(0, n - 256); i < n; i++) h[(at + i) & 0xff] = buf[i] as number;
     this.at = (at + n) & 0xff;
+    this.own.holdFrom(buf, n);
     return buf;
   }
 

@@ -712,7 +712,7 @@ class Bzip2StreamDecoder implements StreamDecoder {
     this.base = options.base ?? 0;
     this.expectedSize = options.expectedSize;
     // No window: a block is decoded from its own BWT array, never from earlier output.
-    this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: options.maxOutput, base: this.base, chunkSize: options.chunkSize });
+    this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: options.maxOutput, base: this.base, chunkSize: options.chunkSize, borrow: options.borrow });
     this.core = new Bzip2Core(this.out, false);
     this.feeder = new ChunkFeeder(1 << 17, this.base);
   }

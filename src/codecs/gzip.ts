@@ -344,7 +344,7 @@ class GzipStreamDecoder implements StreamDecoder {
       this.crc = crc32(chunk, this.crc);
       sink(chunk);
     };
-    this.out = new WindowOutput(LAYER, DEFLATE_WINDOW, tap, { maxOutput: options.maxOutput, base: this.base, chunkSize: options.chunkSize });
+    this.out = new WindowOutput(LAYER, DEFLATE_WINDOW, tap, { maxOutput: options.maxOutput, base: this.base, chunkSize: options.chunkSize, borrow: options.borrow });
     this.inf = new Inflater(this.out, LAYER);
     // The inflater leaves fewer than INFLATE_HEADER_MARGIN + 4 bytes; the rest of the parser at most 2.
     this.feeder = new ChunkFeeder(8 * INFLATE_HEADER_MARGIN, this.base);

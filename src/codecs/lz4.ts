@@ -368,21 +368,6 @@ const S_SKIP = 9;
 /** "Dependent blocks: a block may refer to up to 64 KB of the previous blocks' output." */
 const LZ4_WINDOW = 64 << 10;
 
-/**
- * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
- * bytes, and the last short piece too when `all`; they stay in the window
- * as history.
- */
-function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
-  for (;;) {
-    const pending = out.total - out.emitted;
-    if (pending <= 0 || (!all && pending < chunk)) return;
-    const from = out.emitted - out.flushed;
-    const n = Math.min(pending, chunk);
-    out.emitted += n;
-    sink(out.buf.slice(from, from + n));
-  }
-}
 
 /** The streaming LZ4 decoder (see {@link createLz4StreamDecoder}). */
 class Lz4StreamDecoder implements StreamDecoder {
@@ -424,7 +409,7 @@ class Lz4StreamDecoder implements StreamDecoder {
     this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
     this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
     const max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
-    this.out = new WindowOutput(LAYER, LZ4_WINDOW, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk });
+    this.out = new WindowOutput(LAYER, LZ4_WINDOW, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk, borrow: options.borrow });
   }
 
   get consumed(): number {
@@ -673,7 +658,7 @@ class Lz4StreamDecoder implements StreamDecoder {
     if (this.expected !== undefined && out.total > this.expected) {
       throw this.err("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
     }
-    drain(out, this.sink, this.chunk, false);
+    out.drain(this.chunk, false);
     this.unit(legacy ? S_LEGACY_SIZE : S_BLOCK_SIZE);
   }
 
@@ -704,7 +689,7 @@ class Lz4StreamDecoder implements StreamDecoder {
   }
 
   private finish(at: number): void {
-    drain(this.out, this.sink, this.chunk, true);
+    this.out.drain(this.chunk, true);
     if (this.expected !== undefined && this.out.total !== this.expected) {
       throw this.err("codec-size-mismatch", `decoded ${this.out.total} bytes, expected ${this.expected}`, 0);
     }

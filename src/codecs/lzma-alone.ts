@@ -161,6 +161,7 @@ class LzmaStreamDecoder extends StreamInput implements StreamDecoder {
       chunk,
       options.expectedSize,
     );
+    this.win.views = options.borrow === true;
   }
 
   get consumed(): number {

@@ -838,6 +838,8 @@ export class LzmaWindow {
   pos = 0;
   /** Deliver at most this many bytes at once. */
   emitMax: number;
+  /** Deliver views of the circle (valid until the next decode) instead of fresh copies. */
+  views = false;
   /** Start of the decoded bytes not delivered yet. */
   private from = 0;
   /** The circle's length: the largest window asked for (rounded up to 16). */
@@ -847,7 +849,7 @@ export class LzmaWindow {
   private readonly deliver: (bytes: Uint8Array) => void;
 
   /**
-   * @param deliver - receives every decoded byte once, in order, as a fresh array
+   * @param deliver - receives every decoded byte once, in order, as a fresh array (or a view, see {@link LzmaWindow.views})
    * @param emitMax - the most bytes per delivery (at least 16)
    * @param hint - the expected output size, if known (a wrong one costs only memory within the window, or time)
    */
@@ -874,7 +876,7 @@ export class LzmaWindow {
   /** Delivers the decoded bytes not delivered yet. */
   flush(): void {
     if (this.pos > this.from) {
-      const bytes = this.buf.slice(this.from, this.pos);
+      const bytes = this.views ? this.buf.subarray(this.from, this.pos) : this.buf.slice(this.from, this.pos);
       this.from = this.pos;
       this.deliver(bytes);
     }

@@ -433,20 +433,6 @@ const S_BLOCK = 6;
 /** After a member: another lzop magic, or the end of the stream. */
 const S_NEXT = 7;
 
-/**
- * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
- * bytes, and the last short piece too when `all`.
- */
-function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
-  for (;;) {
-    const pending = out.total - out.emitted;
-    if (pending <= 0 || (!all && pending < chunk)) return;
-    const from = out.emitted - out.flushed;
-    const n = Math.min(pending, chunk);
-    out.emitted += n;
-    sink(out.buf.slice(from, from + n));
-  }
-}
 
 /** The streaming lzop decoder (see {@link createLzoStreamDecoder}). */
 class LzoStreamDecoder implements StreamDecoder {
@@ -485,7 +471,7 @@ class LzoStreamDecoder implements StreamDecoder {
     this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
     const max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
     // lzop compresses each block on its own: no match reaches into an earlier block, so no window.
-    this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk });
+    this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk, borrow: options.borrow });
   }
 
   get consumed(): number {
@@ -696,12 +682,12 @@ class LzoStreamDecoder implements StreamDecoder {
     if (this.expected !== undefined && out.total > this.expected) {
       throw this.fail("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
     }
-    drain(out, this.sink, this.chunk, false);
+    out.drain(this.chunk, false);
     this.unit(S_DLEN);
   }
 
   private finish(at: number): void {
-    drain(this.out, this.sink, this.chunk, true);
+    this.out.drain(this.chunk, true);
     if (this.expected !== undefined && this.out.total !== this.expected) {
       throw this.fail("codec-size-mismatch", `decoded ${this.out.total} bytes, expected ${this.expected}`, 0);
     }

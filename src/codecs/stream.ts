@@ -32,6 +32,14 @@ export type { StreamSink } from "./window.js";
 export interface StreamDecodeOptions extends Omit<DecompressOptions, "partial"> {
   /** Decoded bytes per emitted chunk, at most (default 1 MiB; a stored block may emit more at once). */
   chunkSize?: number;
+  /**
+   * Lend the sink views instead of giving it arrays: each chunk is then a
+   * view of the decoder's own buffers, valid only until the sink returns
+   * (the sink copies what it keeps). This saves one allocation and copy per
+   * chunk, and the garbage a long stream would leave for the collector. Off
+   * by default: a sink owns every chunk it gets.
+   */
+  borrow?: boolean;
 }
 
 /** A push-based streaming decoder for one codec. */

@@ -22,7 +22,7 @@
 import { KimageError } from "../core/errors.js";
 import { DEFAULT_MAX_OUTPUT } from "./types.js";
 
-/** Receives decoded bytes in order; each chunk is a fresh array the sink owns. */
+/** Receives decoded bytes in order; each chunk is a fresh array the sink owns (or, when the decoder was asked to `borrow`, a view valid until the sink returns). */
 export type StreamSink = (chunk: Uint8Array) => void;
 
 /** Default chunk: 1 MiB, or the window when that is larger (one copy per window's worth of output). */
@@ -44,6 +44,8 @@ export class WindowOutput {
   readonly max: number;
   private readonly chunk: number;
   private readonly sink: StreamSink;
+  /** Lend the sink views of `buf` (valid until it returns) instead of copies. */
+  readonly borrow: boolean;
   private readonly layer: string;
   private readonly base: number;
 
@@ -51,10 +53,11 @@ export class WindowOutput {
    * @param layer - error layer id (the codec)
    * @param window - the codec's match distance limit (e.g. the xz dictionary size)
    * @param sink - where decoded bytes go
-   * @param options - `maxOutput` (default {@link DEFAULT_MAX_OUTPUT}), `base` for errors, `chunkSize`
+   * @param options - `maxOutput` (default {@link DEFAULT_MAX_OUTPUT}), `base` for errors, `chunkSize`, `borrow` (see `StreamDecodeOptions.borrow`)
    */
-  constructor(layer: string, window: number, sink: StreamSink, options: { maxOutput?: number; base?: number; chunkSize?: number } = {}) {
+  constructor(layer: string, window: number, sink: StreamSink, options: { maxOutput?: number; base?: number; chunkSize?: number; borrow?: boolean | undefined } = {}) {
     this.layer = layer;
+    this.borrow = options.borrow === true;
     this.base = options.base ?? 0;
     this.max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
     this.window = Math.max(0, Math.min(window, this.max));
@@ -123,12 +126,28 @@ export class WindowOutput {
     if (this.total > this.emitted) this.emit(this.buf.subarray(0, this.length));
   }
 
+  /**
+   * Emits the decoded bytes not emitted yet in pieces of `chunk` bytes (a
+   * decoder that emits between blocks rather than when `ensure` needs room);
+   * fewer than `chunk` stay unless `all`. The buffer keeps them as history.
+   */
+  drain(chunk: number, all: boolean): void {
+    for (;;) {
+      const pending = this.total - this.emitted;
+      if (pending <= 0 || (!all && pending < chunk)) return;
+      const from = this.emitted - this.flushed;
+      const n = Math.min(pending, chunk);
+      this.emitted += n;
+      this.sink(this.borrow ? this.buf.subarray(from, from + n) : this.buf.slice(from, from + n));
+    }
+  }
+
   private emit(view: Uint8Array): void {
     // Bytes of `view` already emitted by an earlier finish() are skipped.
     const start = this.flushed;
     const skip = Math.max(0, this.emitted - start);
     if (skip >= view.length) return;
-    const out = view.slice(skip);
+    const out = this.borrow ? view.subarray(skip) : view.slice(skip);
     this.emitted += out.length;
     this.sink(out);
   }

@@ -558,6 +558,8 @@ class XzStreamDecoder extends StreamInput implements StreamDecoder {
   private readonly chunk: number;
   private readonly dec: LzmaDecoder;
   private readonly win: LzmaWindow;
+  /** The sink borrows views (StreamDecodeOptions.borrow). */
+  private readonly borrow: boolean;
   private readonly checkedSet = new Set<string>();
   private readonly fail: Fail;
   private state = S_STREAM_HEADER;
@@ -603,6 +605,7 @@ class XzStreamDecoder extends StreamInput implements StreamDecoder {
     this.max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
     this.expectedSize = options.expectedSize;
     this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
+    this.borrow = options.borrow === true;
     this.dec = new LzmaDecoder(LAYER, this.base);
     this.win = new LzmaWindow((b) => this.deliver(b), this.chunk, options.expectedSize);
     this.fail = (code, message, at) => {
@@ -636,10 +639,11 @@ class XzStreamDecoder extends StreamInput implements StreamDecoder {
     this.emit(b);
   }
 
+  /** `b` is the sink's to keep unless borrowing; a view (a filter's buffer) is copied then. */
   private emit(b: Uint8Array): void {
     this.check.update(b);
     this.out += b.length;
-    this.sink(b);
+    this.sink(this.borrow || this.stages.length === 0 ? b : b.slice());
   }
 
   /** The end of the block's data: everything still held (window, filters) goes out. */
@@ -859,6 +863,10 @@ class XzStreamDecoder extends StreamInput implements StreamDecoder {
       stages.push(f.id === FILTER_DELTA ? new DeltaStream((f.props[0] as number) + 1) : new BcjStream(BCJ_DECODERS.get(f.id) as BcjDecoder, bcjStart(f)));
     }
     this.stages = stages;
+    // The filters copy what they are given into buffers of their own, so the
+    // window may lend them views; without filters the sink gets the window's
+    // bytes directly, as views only when it borrows.
+    this.win.views = this.borrow || stages.length > 0;
     // Each filter may hold back a few bytes and add them to the next chunk:
     // keep every chunk the sink sees within chunkSize.
     this.win.emitMax = this.chunk - BCJ_LOOKAHEAD * stages.length;

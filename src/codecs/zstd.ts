@@ -1244,21 +1244,6 @@ const S_COMP = 8;
 /** The Content_Checksum. */
 const S_SUM = 9;
 
-/**
- * Emits the decoded bytes of `out` not yet emitted, in pieces of `chunk`
- * bytes, and the last short piece too when `all`; they stay in the window
- * as history. (The window also emits, at a drop, whatever this left.)
- */
-function drain(out: WindowOutput, sink: StreamSink, chunk: number, all: boolean): void {
-  for (;;) {
-    const pending = out.total - out.emitted;
-    if (pending <= 0 || (!all && pending < chunk)) return;
-    const from = out.emitted - out.flushed;
-    const n = Math.min(pending, chunk);
-    out.emitted += n;
-    sink(out.buf.slice(from, from + n));
-  }
-}
 
 /** The per-frame state of the streaming decoder. */
 interface StreamFrame {
@@ -1321,9 +1306,12 @@ class ZstdStreamDecoder implements StreamDecoder {
   private readonly checks = new Set<string>();
   private failure: unknown = null;
   private done = false;
+  /** The sink borrows views (StreamDecodeOptions.borrow). */
+  private readonly borrow: boolean;
 
   constructor(sink: StreamSink, options: StreamDecodeOptions) {
     this.sink = sink;
+    this.borrow = options.borrow === true;
     this.base = options.base ?? 0;
     this.max = Math.max(0, Math.min(options.maxOutput ?? DEFAULT_MAX_OUTPUT, 2 ** 32));
     this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
@@ -1538,11 +1526,11 @@ class ZstdStreamDecoder implements StreamDecoder {
     if (!this.out || this.out.window < win) {
       // A larger window than the current one: emit everything, start a new one.
       if (this.out) {
-        drain(this.out, this.sink, this.chunk, true);
+        this.out.drain(this.chunk, true);
         this.before += this.out.total;
       }
       // Slack of a quarter window: the window moves down once per that much output.
-      this.out = new WindowOutput(LAYER, win, this.sink, { maxOutput: this.max - this.before, base: this.base, chunkSize: Math.max(this.chunk, Math.floor(win / 4)) });
+      this.out = new WindowOutput(LAYER, win, this.sink, { maxOutput: this.max - this.before, base: this.base, chunkSize: Math.max(this.chunk, Math.floor(win / 4)), borrow: this.borrow });
     }
     if (!this.work) {
       const scratch = new Uint8Array(BLOCK_MAX + 2 * PAD);
@@ -1636,7 +1624,7 @@ class ZstdStreamDecoder implements StreamDecoder {
     if (this.expected !== undefined && produced > this.expected) {
       throw this.err("codec-size-mismatch", `decoded more than the expected ${this.expected} bytes`, 0);
     }
-    drain(this.out as WindowOutput, this.sink, this.chunk, false);
+    (this.out as WindowOutput).drain(this.chunk, false);
     if (!this.last) this.unit(S_BLOCK);
     else if (f.hash) this.unit(S_SUM);
     else this.endFrame();
@@ -1655,7 +1643,7 @@ class ZstdStreamDecoder implements StreamDecoder {
 
   /** The stream ended at input offset `at`: emit the rest, check `expectedSize`. */
   private finish(at: number): void {
-    if (this.out) drain(this.out, this.sink, this.chunk, true);
+    if (this.out) this.out.drain(this.chunk, true);
     const produced = this.produced;
     if (this.expected !== undefined && produced !== this.expected) {
       throw this.err("codec-size-mismatch", `decoded ${produced} bytes, expected ${this.expected}`, 0);

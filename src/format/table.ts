@@ -31,7 +31,7 @@ export function probeTable(bytes: Uint8Array, formats: readonly FormatModule[], 
 }
 
 /** The optional hooks of {@link FormatModule}. */
-export type FormatHook = "inspectionPrefix" | "trimPadding";
+export type FormatHook = "inspectionPrefix" | "inspectionRanges" | "trimPadding";
 
 /**
  * The first module of `formats` that has `hook` and whose probe accepts
@@ -60,6 +60,17 @@ export function hookedFormat<K extends FormatHook>(bytes: Uint8Array, formats: r
 export function inspectionPrefix(prefix: Uint8Array, formats: readonly FormatModule[]): number | null {
   const f = hookedFormat(prefix, formats, "inspectionPrefix");
   return f ? f.inspectionPrefix(prefix) : null;
+}
+
+/**
+ * The byte ranges of decoded data inspection reads, according to the
+ * {@link FormatModule.inspectionRanges} hook of the format of `formats` that
+ * accepts the prefix (see {@link hookedFormat}); null when no format has the
+ * hook or the prefix is too short to tell.
+ */
+export function inspectionRanges(prefix: Uint8Array, formats: readonly FormatModule[]): readonly (readonly [number, number])[] | null {
+  const f = hookedFormat(prefix, formats, "inspectionRanges");
+  return f ? f.inspectionRanges(prefix) : null;
 }
 
 /**

@@ -97,8 +97,8 @@ export interface ParseContext {
    * container's own fields. `"scan"`: decode every payload to its end
    * (sizes and checks verified, the banner and IKCONFIG found on the way)
    * through the streaming decoder when the codec has one, keeping only what
-   * inspection reads (the start the decoded format's `inspectionPrefix`
-   * asks for and the tail): the payload has the full size with
+   * inspection reads (the ranges the decoded format's `inspectionRanges`
+   * names and the tail): the payload has the full size with
    * {@link LayerPayload.holes}; for `inspect --full` without holding the
    * whole kernel. Default `"full"`.
    */
@@ -166,6 +166,15 @@ export interface FormatModule<H = unknown> {
    * Never throws.
    */
   inspectionPrefix?(prefix: Uint8Array): number | null;
+  /**
+   * The byte ranges `[start, end)` of data of this format that inspection
+   * reads, as a prefix that `probe` accepts shows them; null when the prefix
+   * is too short to tell. A decoder in "scan" mode decodes the whole stream
+   * and keeps only these ranges and the stream's tail (ELF: the headers,
+   * every PT_NOTE and the section header table; the section names lie in the
+   * tail). Never throws.
+   */
+  inspectionRanges?(prefix: Uint8Array): readonly (readonly [number, number])[] | null;
   /**
    * Where this format's own content ends in decoded data that `probe`
    * accepts, when only padding follows it and the padding must go (a signed

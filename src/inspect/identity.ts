@@ -96,6 +96,12 @@ interface Inner {
   bytes: Uint8Array;
   /** Full size when known (a prefix otherwise). */
   size: number | null;
+  /**
+   * Ranges of `bytes` a "scan" decode did not keep (zeros). Searching them
+   * would find nothing and touch every page of a buffer the size of the
+   * kernel; the scan already searched the whole stream on its way through.
+   */
+  holes?: readonly (readonly [number, number])[];
 }
 
 function str(v: unknown): string | null {
@@ -156,7 +162,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
     id.searched = inner.bytes.length;
     if (!id.buildId && isElf(inner.bytes)) {
       try {
-        const elf = parseElf(inner.bytes, { fileSize: Math.max(inner.size ?? 0, inner.bytes.length) });
+        const elf = parseElf(inner.bytes, { fileSize: Math.max(inner.size ?? 0, inner.bytes.length), ...(inner.holes ? { holes: inner.holes } : {}) });
         if (elf.buildId) {
           id.buildId = elf.buildId;
           id.sources.buildId = "elf-note";
@@ -169,7 +175,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
     // At "headers" depth the decoded bytes are searched only for what the headers did not say
     // (the banner when no header names the release); IKCONFIG needs "notes" or "full".
     const searchBanner = depth !== "headers" || !id.version;
-    let banner: { text: string; release: string } | null = searchBanner ? findBanner(inner.bytes) : null;
+    let banner: { text: string; release: string } | null = searchBanner && !inner.holes ? findBanner(inner.bytes) : null;
     // A codec layer in "peek" or "scan" mode may have found it on the way through its stream (and kept only part of it).
     if (!banner && searchBanner) {
       for (const l of layers) banner ??= decodedStream(l)?.banner ?? null;
@@ -182,7 +188,7 @@ export async function kernelIdentity(input: Uint8Array | readonly Layer[] | Insp
         id.sources.version = "banner";
       }
     }
-    const ik = depth !== "headers" ? findIkconfig(inner.bytes) : null;
+    const ik = depth !== "headers" && !inner.holes ? findIkconfig(inner.bytes) : null;
     let ikBytes = ik ? inner.bytes.subarray(ik.start, ik.end) : null;
     if (!ikBytes && depth !== "headers") {
       for (const l of layers) ikBytes ??= decodedStream(l)?.ikconfig ?? null;
@@ -241,9 +247,10 @@ async function innerBytes(
   const codec = cp.codec as Codec;
   const full = cp.expectedSize ?? null;
   const already = layers[ci + 1]?.payload?.bytes ?? null;
-  const have: Inner | null = already ? { bytes: already, size: full } : null;
   // The codec layer's whole output (before any trim), when it decoded the stream to its end.
   const stream = decodedStream(layers[ci + 1]);
+  const holes = stream?.holes && stream.holes.length > 0 ? stream.holes : undefined;
+  const have: Inner | null = already ? { bytes: already, size: full, ...(holes ? { holes } : {}) } : null;
   const whole = stream?.complete ? stream.decoded : null;
   if (depth === "headers" || maxDecode === 0) return have;
 
@@ -266,15 +273,16 @@ async function innerBytes(
   const everything = full ?? maxDecode;
   if (depth === "full") {
     const b = await decode(everything);
-    return b ? { bytes: b, size: full } : null;
+    return b ? { bytes: b, size: full, ...(holes && (b === whole || b === already) ? { holes } : {}) } : null;
   }
   // depth "notes": as far as the decoded format's inspectionPrefix hook says (an ELF: through its notes); anything else fully.
   let b = await decode(PEEK_BYTES);
   if (!b) return have;
   const hooked = hookedFormat(b, formats, "inspectionPrefix");
+  const withHoles = (x: Uint8Array): Inner => ({ bytes: x, size: full, ...(holes && (x === whole || x === already) ? { holes } : {}) });
   if (!hooked) {
     b = await decode(everything);
-    return b ? { bytes: b, size: full } : null;
+    return b ? withHoles(b) : null;
   }
   if (!wantNotes && have) return have;
   let need = hooked.inspectionPrefix(b);
@@ -283,5 +291,5 @@ async function innerBytes(
     need = hooked.inspectionPrefix(b);
   }
   if (need !== null && need > b.length) b = (await decode(need)) ?? b;
-  return { bytes: b, size: full };
+  return withHoles(b);
 }

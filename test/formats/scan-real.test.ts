@@ -23,7 +23,7 @@ describe.skipIf(kernels.length === 0 || !streamingCodecs().includes("xz"))("deco
     const idScan = await kernelIdentity(scan, { depth: "full", bytes });
     const codecAt = scan.layers.findIndex((l) => decodedStream(l) !== undefined);
     const s = decodedStream(scan.layers[codecAt]);
-    expect(s?.holes?.length).toBe(1);
+    expect(s?.holes?.length).toBeGreaterThan(0);
     const scanLayers = json(scan.layers) as { findings: { code: string }[] }[];
     const c = scanLayers[codecAt] as { findings: { code: string }[] };
     expect(c.findings.map((x) => x.code)).toContain("scan-kept");

@@ -25,19 +25,24 @@
  *   needs beyond the first {@link PEEK_BYTES} (an ELF: through its notes);
  * - in "full" mode, `trimPadding`: where the decoded format's own content
  *   ends when padding follows (a signed PE: the end of its certificate
- *   table; see `src/formats/pe/padding.ts`), reported as `cut`.
+ *   table; see `src/formats/pe/padding.ts`), reported as `cut`;
+ * - in "scan" mode, `inspectionRanges`: the byte ranges inspection reads,
+ *   which `scan.ts` keeps (with the tail) while it decodes the whole stream.
  *
  * @module
  */
 
 import { decompress, hasCodecHeader, type CodecProviders, type DecompressResult } from "../../codecs/index.js";
-import { createStreamDecoder, streamingCodecs } from "../../codecs/stream.js";
+import { streamingCodecs } from "../../codecs/stream.js";
 import { CODECS, DEFAULT_MAX_OUTPUT, type Codec } from "../../codecs/types.js";
-import { isKimageError, type Finding } from "../../core/errors.js";
-import { findBanner, findIkconfig, indexOfBytes, type Banner } from "../../format/banner.js";
+import type { Finding } from "../../core/errors.js";
+import { findBanner, type Banner } from "../../format/banner.js";
 import { withHeader } from "../../format/layer.js";
-import { hookedFormat, inspectionPrefix, trimPadding } from "../../format/table.js";
-import type { FormatModule, JsonValue, Layer, PaddingTrim, ParseContext, ProgressCallback } from "../../format/types.js";
+import { inspectionPrefix, trimPadding } from "../../format/table.js";
+import type { FormatModule, JsonValue, Layer, PaddingTrim, ParseContext } from "../../format/types.js";
+import { PEEK_BYTES, scanStream, searchBanner, type Scan } from "./scan.js";
+
+export { PEEK_BYTES, SCAN_MAX_RANGES, SCAN_TAIL_BYTES } from "./scan.js";
 
 /**
  * What a codec layer may learn from the layer that handed it the bytes: the
@@ -116,7 +121,6 @@ const DESCRIPTIONS: Record<Codec, string> = {
 };
 
 /** How much of a payload `inspect` decodes in "peek" mode before looking at it. */
-export const PEEK_BYTES = 64 * 1024;
 
 function u32le(b: Uint8Array, i: number): number {
   return ((b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24)) >>> 0;
@@ -208,7 +212,7 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
   const holes = scan?.holes ?? [];
   if (holes.length > 0) {
     const kept = r.bytes.length - holes.reduce((n, [a, b]) => n + (b - a), 0);
-    findings.push({ code: "scan-kept", severity: "info", offset: -1, message: `the stream was decoded to its end; ${kept} of its ${r.bytes.length} decoded bytes were kept (the start and the tail inspection reads)` });
+    findings.push({ code: "scan-kept", severity: "info", offset: -1, message: `the stream was decoded to its end; ${kept} of its ${r.bytes.length} decoded bytes were kept (the ranges inspection reads and the tail)` });
   }
   // A format that trims padding reads the whole data: scanStream keeps everything for it.
   const cut = holes.length > 0 ? null : trimPadding(out, formats, findings);
@@ -228,78 +232,6 @@ async function parseCompressed(codec: Codec, bytes: Uint8Array, ctx: CompressedP
   };
   const scanned = scan ? { banner: scan.banner, ikconfig: scan.ikconfig, ...(holes.length > 0 ? { holes } : {}) } : {};
   return withHeader(layer, { codec, decoded: r.bytes, complete: true, consumed: r.consumed, trim: cut, decodedBytes, ...scanned });
-}
-
-/** Compressed bytes fed to a streaming decoder at a time. */
-const FEED_BYTES = 64 * 1024;
-/** Progress is reported at most once per this many compressed bytes. */
-const PROGRESS_STEP = 1 << 20;
-/** Decoded bytes kept from one chunk to the next, so a banner split across chunks is found whole. */
-const BANNER_CARRY = 1100;
-
-/**
- * Reads through a compressed stream for the `linux_banner`, from its start,
- * and stops at the first chunk that holds it whole. With a streaming decoder
- * (`streamingCodecs()`) only the decoder's window and one chunk are held;
- * without one, the stream is decoded in one shot (bounded by `maxOutput`) and
- * searched. A decoding error after the prefix becomes a finding (the banner
- * is then unknown), never a failure of the layer.
- */
-async function searchBanner(
-  codec: Codec,
-  bytes: Uint8Array,
-  opts: { base: number; maxOutput: number; providers?: CodecProviders },
-  findings: Finding[],
-  offset: number,
-  onProgress: ProgressCallback | undefined,
-): Promise<{ banner: Banner | null; produced: number }> {
-  const phase = `decode ${codec}`;
-  const total = bytes.length;
-  try {
-    if (!streamingCodecs().includes(codec)) {
-      onProgress?.({ phase, done: 0, total });
-      const r = await decompress(bytes, codec, { ...opts, partial: true });
-      onProgress?.({ phase, done: r.complete ? r.consumed : total, total });
-      return { banner: findBanner(r.bytes), produced: r.bytes.length };
-    }
-    let banner: Banner | null = null;
-    let carry = new Uint8Array(0);
-    let produced = 0;
-    const dec = createStreamDecoder(
-      codec,
-      (chunk) => {
-        const at = produced;
-        produced += chunk.length;
-        if (banner) return;
-        const buf = new Uint8Array(carry.length + chunk.length);
-        buf.set(carry);
-        buf.set(chunk, carry.length);
-        const b = findBanner(buf);
-        // Accept a banner only when its line ends inside `buf`; else the carry brings it whole next time.
-        if (b && b.offset + b.text.length < buf.length) banner = { ...b, offset: at - carry.length + b.offset };
-        else carry = buf.slice(Math.max(0, buf.length - BANNER_CARRY));
-      },
-      { base: opts.base, maxOutput: opts.maxOutput },
-    );
-    let pos = 0;
-    let reported = 0;
-    while (pos < total && !dec.complete && !banner) {
-      const n = Math.min(FEED_BYTES, total - pos);
-      dec.write(bytes.subarray(pos, pos + n));
-      pos += n;
-      if (onProgress && pos - reported >= PROGRESS_STEP) {
-        reported = pos;
-        onProgress({ phase, done: pos, total });
-      }
-    }
-    if (!banner && !dec.complete) dec.end();
-    onProgress?.({ phase, done: dec.complete ? dec.consumed : pos, total });
-    return { banner, produced };
-  } catch (e) {
-    if (!isKimageError(e)) throw e;
-    findings.push({ code: "banner-search-failed", severity: "warning", offset, message: `reading on through the ${codec} stream for the banner failed: ${e.message}` });
-    return { banner: null, produced: 0 };
-  }
 }
 
 /** One codec format module (id = the codec id), with the given options. */
@@ -324,176 +256,4 @@ export function createCompressedFormats(options: CompressedFormatOptions = {}): 
   const order: Codec[] = ["gzip", "zstd", "xz", "lz4", "bzip2", "lzo", "lzma"];
   if (order.length !== CODECS.length) throw new Error("codec list out of date");
   return order.map((c) => createCompressedFormat(c, options));
-}
-
-/** What {@link scanStream} found. */
-interface Scan {
-  /** The stream as one buffer of its full size: the kept ranges filled, the holes zeros (untouched pages). */
-  r: DecompressResult;
-  holes: [number, number][];
-  banner: Banner | null;
-  ikconfig: Uint8Array | null;
-}
-
-/** Decoded bytes kept from the end of a scanned stream (ELF: the section headers and their names). */
-export const SCAN_TAIL_BYTES = 4 * 1024 * 1024;
-/** Most bytes of an IKCONFIG gzip stream captured during a scan. */
-const SCAN_MAX_IKCONFIG = 16 * 1024 * 1024;
-
-/**
- * Decodes a whole stream through the streaming decoder ("scan" mode) and
- * keeps only what inspection reads: when the decoded format has an
- * `inspectionPrefix` hook and no `trimPadding` hook (an ELF), the prefix the
- * hook asks for and the last {@link SCAN_TAIL_BYTES}; otherwise it returns
- * null (the caller decodes in one shot and keeps every byte).
- * On the way it finds the `linux_banner` and captures the IKCONFIG stream.
- * The result is one buffer of the full size whose holes were never written
- * (zero pages the OS does not back until touched).
- *
- * @throws KimageError as the decoder does (truncated, corrupt, checksums, `expectedSize`, the limit).
- */
-async function scanStream(
-  codec: Codec,
-  bytes: Uint8Array,
-  opts: { base: number; maxOutput: number; expectedSize?: number; providers?: CodecProviders },
-  formats: readonly FormatModule[],
-  onProgress: ProgressCallback | undefined,
-): Promise<Scan | null> {
-  // Only a format that reads its start and its tail (inspectionPrefix, no trimPadding) gets holes.
-  const peek = await decompress(bytes, codec, { base: opts.base, maxOutput: Math.min(PEEK_BYTES, opts.maxOutput), partial: true, ...(opts.providers ? { providers: opts.providers } : {}) });
-  if (peek.complete || !hookedFormat(peek.bytes, formats, "inspectionPrefix") || hookedFormat(peek.bytes, formats, "trimPadding")) return null;
-  const head: Uint8Array[] = [];
-  let headLen = 0;
-  /** Leading bytes to keep (null until the decoded format is asked). */
-  let keep: number | null = null;
-  let asked = 0;
-  const tail: Uint8Array[] = [];
-  let tailLen = 0;
-  let produced = 0;
-  let banner: Banner | null = null;
-  let carry = new Uint8Array(0);
-  let ik: Uint8Array[] | null = null;
-  let ikLen = 0;
-  let ikconfig: Uint8Array | null = null;
-  let ikDone = false;
-  const flat = (parts: Uint8Array[], n: number): Uint8Array => {
-    const o = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      if (at >= n) break;
-      const k = Math.min(p.length, n - at);
-      o.set(p.subarray(0, k), at);
-      at += k;
-    }
-    return o;
-  };
-  let settled = false;
-  const decide = (final: boolean): void => {
-    // Ask the decoded format once PEEK_BYTES are in, and again when its answer is reached (an ELF: headers, then notes).
-    while (!settled) {
-      if (!final && headLen < (keep ?? PEEK_BYTES)) return;
-      const need = inspectionPrefix(flat(head, headLen), formats);
-      asked++;
-      keep = Math.max(need ?? 0, PEEK_BYTES, keep ?? 0);
-      if (need === null || need <= headLen || final || asked >= 4) settled = true;
-    }
-  };
-  const sink = (chunk: Uint8Array): void => {
-    const at = produced;
-    produced += chunk.length;
-    if (!settled || headLen < (keep ?? 0)) {
-      head.push(chunk);
-      headLen += chunk.length;
-    }
-    decide(false);
-    tail.push(chunk);
-    tailLen += chunk.length;
-    while (tail.length > 1 && tailLen - (tail[0] as Uint8Array).length >= SCAN_TAIL_BYTES) tailLen -= (tail.shift() as Uint8Array).length;
-    if (banner && ikDone) return;
-    const buf = new Uint8Array(carry.length + chunk.length);
-    buf.set(carry);
-    buf.set(chunk, carry.length);
-    const bufAt = at - carry.length;
-    if (!banner) {
-      const b = findBanner(buf);
-      if (b && b.offset + b.text.length < buf.length) banner = { ...b, offset: bufAt + b.offset };
-    }
-    if (!ikDone) {
-      if (ik === null) {
-        const found = findIkconfig(buf);
-        // findIkconfig needs the end marker; a start without one keeps capturing from the start.
-        if (found) {
-          ikconfig = buf.slice(found.start, found.end);
-          ikDone = true;
-        } else {
-          const st = indexOfMarker(buf, IKCFG_ST);
-          if (st >= 0 && buf[st + 8] === 0x1f && buf[st + 9] === 0x8b) {
-            ik = [buf.slice(st + 8)];
-            ikLen = buf.length - st - 8;
-          }
-        }
-      } else {
-        ik.push(chunk);
-        ikLen += chunk.length;
-        const all = flat(ik, ikLen);
-        const ed = indexOfMarker(all, IKCFG_ED);
-        if (ed > 0) {
-          ikconfig = all.slice(0, ed);
-          ikDone = true;
-          ik = null;
-        } else if (ikLen > SCAN_MAX_IKCONFIG) {
-          ikDone = true;
-          ik = null;
-        }
-      }
-    }
-    carry = buf.slice(Math.max(0, buf.length - BANNER_CARRY));
-  };
-  const dec = createStreamDecoder(codec, sink, { base: opts.base, maxOutput: opts.maxOutput, ...(opts.expectedSize !== undefined ? { expectedSize: opts.expectedSize } : {}) });
-  const phase = `decode ${codec}`;
-  const total = bytes.length;
-  let pos = 0;
-  let reported = 0;
-  while (pos < total && !dec.complete) {
-    const n = Math.min(FEED_BYTES, total - pos);
-    dec.write(bytes.subarray(pos, pos + n));
-    pos += n;
-    if (onProgress && pos - reported >= PROGRESS_STEP) {
-      reported = pos;
-      onProgress({ phase, done: pos, total });
-    }
-  }
-  dec.end();
-  onProgress?.({ phase, done: dec.consumed, total });
-  decide(true);
-  const r: DecompressResult = { codec, bytes: new Uint8Array(0), consumed: dec.consumed, complete: true, checked: [...dec.checked] };
-  const holes: [number, number][] = [];
-  {
-    const out = new Uint8Array(produced);
-    const headKeep = Math.min(keep ?? headLen, headLen, produced);
-    let h = 0;
-    for (const part of head) {
-      if (h >= headKeep) break;
-      const k = Math.min(part.length, headKeep - h);
-      out.set(part.subarray(0, k), h);
-      h += k;
-    }
-    head.length = 0;
-    const tailAt = produced - tailLen;
-    let at = tailAt;
-    for (const t of tail) {
-      out.set(t, at);
-      at += t.length;
-    }
-    if (tailAt > headKeep) holes.push([headKeep, tailAt]);
-    r.bytes = out;
-  }
-  return { r, holes, banner, ikconfig };
-}
-
-const IKCFG_ST = [0x49, 0x4b, 0x43, 0x46, 0x47, 0x5f, 0x53, 0x54]; // "IKCFG_ST"
-const IKCFG_ED = [0x49, 0x4b, 0x43, 0x46, 0x47, 0x5f, 0x45, 0x44]; // "IKCFG_ED"
-
-function indexOfMarker(hay: Uint8Array, needle: readonly number[]): number {
-  return indexOfBytes(hay, needle);
 }

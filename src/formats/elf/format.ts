@@ -127,6 +127,7 @@ export const elfFormat: FormatModule<ElfFile> = {
     return elfLayer(parseElf(bytes, opts), ctx.offset);
   },
   inspectionPrefix: elfInspectionPrefix,
+  inspectionRanges: elfInspectionRanges,
 };
 
 /**
@@ -147,6 +148,34 @@ export function elfInspectionPrefix(bytes: Uint8Array): number | null {
     if (need > bytes.length) return need;
     for (const p of elf.programHeaders) if (p.p_type === 4) need = Math.max(need, Number(p.p_offset + p.p_filesz));
     return need;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The byte ranges of an ELF file inspection reads, from a prefix that holds
+ * its program header table: the ELF header and the program headers, every
+ * PT_NOTE segment, and the section header table (`e_shoff`, `e_shnum` ×
+ * `e_shentsize`). The section names (`.shstrtab`) are found through the
+ * section headers, so a scan keeps the file's tail for them. Null when the
+ * prefix is not ELF or does not reach the end of the program header table.
+ */
+export function elfInspectionRanges(prefix: Uint8Array): readonly (readonly [number, number])[] | null {
+  const need = elfInspectionPrefix(prefix);
+  if (need === null) return null;
+  try {
+    const elf = parseElf(prefix, { fileSize: Number.MAX_SAFE_INTEGER });
+    const h = elf.header;
+    const phEnd = Math.max(h.class === 64 ? 64 : 52, Number(h.e_phoff) + elf.phnum * (h.class === 64 ? 56 : 32));
+    if (phEnd > prefix.length) return null;
+    const ranges: [number, number][] = [[0, phEnd]];
+    for (const p of elf.programHeaders) {
+      if (p.p_type === 4 && p.p_filesz > 0n) ranges.push([Number(p.p_offset), Number(p.p_offset + p.p_filesz)]);
+    }
+    // e_shnum may be 0 with the real count in section 0 (extended numbering): keep section 0 at least.
+    if (h.e_shoff > 0n && h.e_shentsize > 0) ranges.push([Number(h.e_shoff), Number(h.e_shoff) + Math.max(1, h.e_shnum) * h.e_shentsize]);
+    return ranges.filter(([a, b]) => Number.isSafeInteger(a) && Number.isSafeInteger(b) && b > a);
   } catch {
     return null;
   }
