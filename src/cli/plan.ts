@@ -24,44 +24,17 @@ import type { AnyPlan } from "../plan/core/types.js";
 import { planSvg } from "../plan/svg.js";
 import { parseFdt } from "../fdt/index.js";
 import { readInput } from "./io.js";
-import { jsonReplacer } from "./json.js";
+import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
+
+export { planJson };
 
 /** The table's architectures: "arm64|riscv64|x86_64" and "arm64, riscv64 or x86_64". */
 const ARCHES = PLAN_TABLE.map((row) => row.arch);
 const ARCH_CHOICES = ARCHES.join("|");
 const ARCH_LIST = ARCHES.length > 1 ? `${ARCHES.slice(0, -1).join(", ")} or ${ARCHES[ARCHES.length - 1]}` : ARCHES.join("");
-
-/** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
-export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
-  return {
-    arch: plan.arch,
-    kind: plan.kind,
-    cmdline: plan.cmdline,
-    entry: { pc: hex(plan.entry.pc), registers: Object.fromEntries(Object.entries(plan.entry.registers).map(([k, v]) => [k, hex(v)])) },
-    segments: plan.segments.map((s, i) => ({
-      name: s.name,
-      ...(files ? { file: files[i] } : {}),
-      mem: hex(s.mem),
-      memsz: hex(s.memsz),
-      bufsz: hex(BigInt(s.bytes.length)),
-      ...(s.align !== undefined ? { align: hex(s.align) } : {}),
-    })),
-    bootParams: JSON.parse(JSON.stringify(plan.bootParams, jsonReplacer)) as unknown,
-    ...(digest
-      ? {
-          digest: {
-            alg: digest.alg,
-            sha256: digest.hex,
-            regions: digest.regions.map((r) => ({ name: r.name, start: hex(r.start), len: hex(r.len) })),
-          },
-        }
-      : {}),
-    notes: plan.notes,
-  };
-}
 
 /** A readable table of the segments, then the entry state and the notes. */
 export function renderPlan(plan: AnyPlan, digest?: PlanDigest): string {
