@@ -115,6 +115,7 @@ let current: OpenResult | null = null;
 const baseName = () => (current?.name ?? "image").replace(/[^A-Za-z0-9._+-]/g, "_");
 
 async function openFile(file: File): Promise<void> {
+  document.body.dataset.state = "loading";
   $("error").textContent = "";
   for (const id of ["version", "build-id", "arch", "page-size", "signed", "layers", "digest", "verdict"]) $(id).textContent = "…";
   $("verdict-reason").textContent = "";
@@ -127,6 +128,7 @@ async function openFile(file: File): Promise<void> {
     for (const id of ["version", "build-id", "arch", "page-size", "signed", "layers", "digest", "verdict"]) $(id).textContent = "—";
     done("Failed.");
     showError(`cannot read ${file.name}`, e);
+    document.body.dataset.state = "failed";
     return;
   }
   const r = current;
@@ -369,6 +371,8 @@ async function runVerify(): Promise<void> {
 const DEFAULT_MEMORY: Record<string, string> = { x86_64: "0x100000:0x7ff00000", arm64: "0x40000000:2G", riscv64: "0x80000000:2G" };
 let dtb: Uint8Array | null = null;
 let lastPlan: PlanResult | null = null;
+/** Plans drawn (or refused) so far, as body[data-plans]: a reader can wait for the next one. */
+let plans = 0;
 
 function setupPlanForm(r: OpenResult): void {
   const sel = $<HTMLSelectElement>("plan-arch");
@@ -404,6 +408,7 @@ async function runPlan(): Promise<void> {
     done("Plan refused.");
     showError("plan", e);
     $("plan-svg").innerHTML = `<p class="muted">No plan.</p>`;
+    document.body.dataset.plans = String(++plans);
     return;
   }
   done("Planned.");
@@ -428,6 +433,7 @@ async function runPlan(): Promise<void> {
   dl.append(row);
   const notes = (p.json.notes as string[] | undefined) ?? [];
   $("plan-notes").textContent = notes.map((n) => `- ${n}`).join("\n");
+  document.body.dataset.plans = String(++plans);
 }
 
 // ---------------------------------------------------------------------------

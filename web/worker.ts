@@ -46,10 +46,12 @@ const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v, jsonReplacer)
 
 /** Progress to the page, at most every 50 ms (and always the last event of a phase). */
 let lastSent = 0;
+let lastPhase = "";
 function progress(e: { phase: string; done: number; total?: number | undefined }): void {
   const now = performance.now();
-  if (now - lastSent < 50 && (e.total === undefined || e.done < e.total)) return;
+  if (e.phase === lastPhase && now - lastSent < 50 && (e.total === undefined || e.done < e.total)) return;
   lastSent = now;
+  lastPhase = e.phase;
   scope.postMessage({ type: "progress", phase: e.phase, done: e.done, total: e.total });
 }
 
