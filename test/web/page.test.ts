@@ -152,6 +152,20 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     // The hex view shows the file's first bytes (MZ).
     await page.click("#tree details[data-layer='0'] button:text-is('bytes')");
     await page.waitForFunction(() => /00000000 {2}4d 5a/.test(document.getElementById("hex")?.textContent ?? ""));
+    // A field with an offset and a size (the PE certificate table) is highlighted in the hex view of the bytes it came from.
+    const table = (JSON.parse(cli(["inspect", "--json", k.abs])) as { layers: { certificateTable: { offset: number; size: number } }[] }).layers[0]?.certificateTable;
+    await page.click("#tree details[data-layer='0'] summary:text-is('certificateTable')");
+    await page.click(`#tree details[data-layer='0'] button:text-is('bytes @0x${table?.offset.toString(16)} +0x${table?.size.toString(16)}')`);
+    await page.waitForFunction((o) => document.getElementById("hex")?.dataset.start === o, `0x${table?.offset.toString(16)}`);
+    const marked = await page.$$eval("#hex mark", (m) => m.length);
+    expect(marked).toBeGreaterThan(0);
+    // The log-scale toggle redraws the same segments on a log axis.
+    const before = await plansDrawn();
+    await page.check("#plan-log");
+    await page.waitForFunction((n) => Number(document.body.dataset.plans) > n, before);
+    expect(await page.getAttribute("[data-testid=plan-svg] svg", "data-scale")).toBe("log");
+    expect(await svgSegments()).toEqual(plan.segments.map((s) => [s.name, s.mem, s.memsz]));
+    await page.uncheck("#plan-log");
     // Screenshots: the README's (1280 px) and a phone's (390 px). Full-page screenshots hang in this Chromium; the viewport is made as tall as the page instead.
     for (const width of [1280, 390]) {
       await page.setViewportSize({ width, height: 900 });
