@@ -11,6 +11,7 @@ if (!existsSync(`${root}/index.html`)) {
   process.exit(1);
 }
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml" };
+// PORT=0 picks a free port (the tests use it); the URL printed is the one listened on.
 const port = Number(process.env.PORT ?? 8080);
 const server = createServer((req, res) => {
   const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");

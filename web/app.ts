@@ -228,7 +228,7 @@ function renderTree(r: OpenResult): void {
   r.layers.forEach((layer, i) => {
     const l = layer as { [k: string]: Json };
     const d = document.createElement("details");
-    d.open = i === 0;
+    // Closed at first: the tree's height is then one line per layer, so what follows it does not jump when results arrive.
     d.dataset.layer = String(i);
     const s = document.createElement("summary");
     const off = typeof l.offset === "number" && l.offset >= 0 ? `@0x${l.offset.toString(16)}` : "(decoded)";

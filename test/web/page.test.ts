@@ -8,7 +8,7 @@
 // certificates of the Debian packages they claim; a click is handled within
 // 200 ms while the worker decodes the 55 MiB vmlinux; no request leaves the
 // page after load; screenshots at 1280 and 390 px go to test-results/web/.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,10 +71,11 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
       viewport: { width: 1280, height: 900 },
       acceptDownloads: true,
     });
-    ctx.on("request", (r) => {
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    // The file:// page's requests (its worker's included); the HTTP test below uses a page of its own.
+    page.on("request", (r) => {
       if (loaded) afterLoad.push(r.url());
     });
-    page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(pathToFileURL(PAGE).href, { waitUntil: "load" });
     loaded = true;
   }, 60_000);
@@ -102,7 +103,10 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     expect(await text("layers")).toBe(inspect.layers.map((l) => l.format).join(" → "));
     const summaries = await page.$$eval("#tree > details[data-layer] > summary", (els) => els.map((e) => e.textContent ?? ""));
     expect(summaries.length).toBe(inspect.layers.length);
-    inspect.layers.forEach((l, i) => expect(summaries[i]).toContain(`${l.format} `) && expect(summaries[i]?.endsWith(l.summary)).toBe(true));
+    inspect.layers.forEach((l, i) => {
+      expect(summaries[i]).toContain(`] ${l.format} `);
+      expect(summaries[i]?.endsWith(`: ${l.summary}`)).toBe(true);
+    });
     if (inspect.layers[0]?.format === "pe") expect(await text("digest")).toBe(cli(["digest", f.abs]).trim());
     const verify = JSON.parse(cli(["verify", "--json", ...anchorArgs, f.abs])) as { verdict: string; signatures: { signer?: string }[] };
     expect(await text("verdict")).toBe(verify.verdict);
@@ -132,7 +136,17 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
 
   it("signed amd64 bzImage: identity, layers, digest, verdict and plan equal the CLI's; plan.json and a layer download equal the CLI's files", async () => {
     const k = amd64[0] as RealFixture;
+    await page.evaluate(() => {
+      const w = window as unknown as { __cls: number };
+      w.__cls = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) if (!e.hadRecentInput) w.__cls += e.value;
+      }).observe({ type: "layout-shift", buffered: true });
+    });
     await open(k);
+    const cls = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
+    console.log(`layout shift (CLS) while the results arrived: ${cls.toFixed(4)}`);
+    expect(cls, "no layout shift when results arrive").toBeLessThan(0.01);
     const verify = await expectSameFacts(k);
     expect(verify.verdict).toBe("valid");
     expect(await text("arch")).toMatch(/^x86_64/);
@@ -150,6 +164,7 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     const [dl2] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click("#tree details[data-layer='3'] button:text-is('download layer 3')")]);
     expect(sha(readFileSync((await dl2.path()) ?? ""))).toBe(sha(readFileSync(join(dir, "vmlinux"))));
     // The hex view shows the file's first bytes (MZ).
+    await page.click("#tree details[data-layer='0'] > summary");
     await page.click("#tree details[data-layer='0'] button:text-is('bytes')");
     await page.waitForFunction(() => /00000000 {2}4d 5a/.test(document.getElementById("hex")?.textContent ?? ""));
     // A field with an offset and a size (the PE certificate table) is highlighted in the hex view of the bytes it came from.
@@ -184,6 +199,9 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     const verify = await expectSameFacts(k);
     expect(verify.verdict).toBe("valid");
     expect(await text("page-size")).toMatch(/^4K/);
+    // Without a device tree the page plans against a minimal one holding the form's memory map.
+    expect((await svgSegments()).map((x) => x[0])).toEqual(["kernel", "dtb"]);
+    expect(await page.textContent("#error")).toBe("");
     const before = await plansDrawn();
     await page.setInputFiles("#plan-dtb", juno[0]?.abs ?? "");
     await page.waitForFunction((n) => Number(document.body.dataset.plans) > n, before);
@@ -257,6 +275,33 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     expect(pageMs).toBeLessThanOrEqual(2 * nodeMs);
     await page.setChecked("#full", false);
   }, 240_000);
+
+  it("npm run web serves the same page over HTTP and prints its URL", async () => {
+    const server = spawn("node", ["scripts/serve-web.mjs"], { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const url = await new Promise<string>((ok, fail) => {
+        let out = "";
+        server.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (m) ok(m[0]);
+        });
+        server.on("exit", (c) => fail(new Error(`serve-web exited ${c}`)));
+      });
+      const p2 = await ctx.newPage();
+      try {
+        await p2.goto(url);
+        await p2.setInputFiles("input[type=file] >> nth=0", shim[0]?.abs ?? "");
+        await p2.waitForSelector("body[data-state=ready]", { timeout: 60_000 });
+        expect(await p2.textContent("[data-testid=layers]")).toBe("pe");
+        expect(await p2.textContent("[data-testid=digest]")).toBe(cli(["digest", shim[0]?.abs ?? ""]).trim());
+      } finally {
+        await p2.close();
+      }
+    } finally {
+      server.kill();
+    }
+  }, 120_000);
 
   it("made no network request after load (only in-memory blob: URLs for downloads)", () => {
     expect(loaded).toBe(true);
