@@ -218,6 +218,22 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
     expect(await text("plan-svg")).toMatch(/^No plan/);
   }, 120_000);
 
+  it("a truncated kernel: the page shows the CLI's error code and layer, and opens the next file normally", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kimage-web-bad-"));
+    const bad = join(dir, "truncated.efi");
+    // The first sections' worth of the signed kernel: its PE headers name sections past the end.
+    writeFileSync(bad, readBytes(amd64[0]?.abs ?? "").subarray(0, 20000));
+    const r = spawnSync("node", ["dist/cli.js", "inspect", bad], { encoding: "utf8" });
+    const code = /kimage: ([a-z0-9-]+) \[([a-z0-9-]+) @ (0x[0-9a-f]+)\]/.exec(r.stderr);
+    expect(code, r.stderr).not.toBeNull();
+    await page.setInputFiles("input[type=file] >> nth=0", bad);
+    await page.waitForSelector("body[data-state=failed]", { timeout: 60_000 });
+    const shown = (await page.textContent("#error")) ?? "";
+    expect(shown).toContain(`${code?.[1]}: `);
+    expect(shown).toContain(`(layer ${code?.[2]} @${code?.[3]})`);
+    expect(await text("version")).toBe("—");
+  }, 60_000);
+
   it("Microsoft-signed shim: facts equal the CLI's, valid against the built-in Microsoft anchors; my anchors mode verifies against a dropped PEM", async () => {
     const f = shim[0] as RealFixture;
     await open(f);
@@ -302,6 +318,21 @@ describe.skipIf(!haveChromium || all.some((x) => x.length === 0))("the web page 
       server.kill();
     }
   }, 120_000);
+
+  it("every control is reachable with the keyboard, and the plan runs from it", async () => {
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const seen = new Set<string>();
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press("Tab");
+      const id = await page.evaluate(() => document.activeElement?.id ?? "");
+      if (id) seen.add(id);
+    }
+    for (const id of ["file", "full", "anchor-files", "mode", "verify", "plan-arch", "plan-memory", "plan-initrd", "plan-cmdline", "plan-seed", "plan-dtb", "plan-log", "plan-run"]) expect(seen, id).toContain(id);
+    const before = await plansDrawn();
+    await page.focus("#plan-seed");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((n) => Number(document.body.dataset.plans) > n, before);
+  }, 60_000);
 
   it("made no network request after load (only in-memory blob: URLs for downloads)", () => {
     expect(loaded).toBe(true);
