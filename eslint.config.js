@@ -34,4 +34,12 @@ export default tseslint.config(
       "no-restricted-globals": ["error", { name: "Buffer", message: "Use Uint8Array in the core." }, { name: "process", message: "Host facts are arguments." }],
     },
   },
+  {
+    // The web page (web/ → dist/web/) runs in browsers only: no Node modules, no Node globals.
+    files: ["web/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*"], message: "The page runs in browsers: no Node modules." }] }],
+      "no-restricted-globals": ["error", { name: "Buffer", message: "Use Uint8Array in the page." }, { name: "process", message: "The page runs in browsers." }],
+    },
+  },
 );

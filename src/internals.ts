@@ -75,3 +75,4 @@ export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, M
 export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
 export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
+export { planSvg, formatSize, MIN_SEGMENT_PX, type PlanSvgOptions } from "./plan/svg.js";

@@ -2,9 +2,11 @@
  * `kimage plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE]
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
- * [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`: where every
- * byte goes, how to enter the kernel, and the SHA-256 digest a purgatory
- * checks. `--out DIR` writes `plan.json` and one file per segment.
+ * [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--svg FILE [--log-scale]]
+ * [--json]`: where every byte goes, how to enter the kernel, and the SHA-256
+ * digest a purgatory checks. `--out DIR` writes `plan.json` and one file per
+ * segment; `--svg FILE` writes the plan drawn as a memory map (the picture
+ * the web page draws, `planSvg`).
  *
  * @module
  */
@@ -17,47 +19,22 @@ import type { CrashInput } from "../plan/protocol/kdump.js";
 import { PLAN_TABLE, planTableRow, type PlanRequest } from "../plan/table.js";
 import { nodeHashProvider } from "../node/hash.js";
 import type { MemoryMap, Range } from "../plan/core/memory.js";
-import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/core/memory-parse.js";
+import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromFdt, memoryMapFromIomem } from "../plan/core/memory-parse.js";
 import type { AnyPlan } from "../plan/core/types.js";
+import { planSvg } from "../plan/svg.js";
+import { parseFdt } from "../fdt/index.js";
 import { readInput } from "./io.js";
-import { jsonReplacer } from "./json.js";
+import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
+
+export { planJson };
 
 /** The table's architectures: "arm64|riscv64|x86_64" and "arm64, riscv64 or x86_64". */
 const ARCHES = PLAN_TABLE.map((row) => row.arch);
 const ARCH_CHOICES = ARCHES.join("|");
 const ARCH_LIST = ARCHES.length > 1 ? `${ARCHES.slice(0, -1).join(", ")} or ${ARCHES[ARCHES.length - 1]}` : ARCHES.join("");
-
-/** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
-export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
-  return {
-    arch: plan.arch,
-    kind: plan.kind,
-    cmdline: plan.cmdline,
-    entry: { pc: hex(plan.entry.pc), registers: Object.fromEntries(Object.entries(plan.entry.registers).map(([k, v]) => [k, hex(v)])) },
-    segments: plan.segments.map((s, i) => ({
-      name: s.name,
-      ...(files ? { file: files[i] } : {}),
-      mem: hex(s.mem),
-      memsz: hex(s.memsz),
-      bufsz: hex(BigInt(s.bytes.length)),
-      ...(s.align !== undefined ? { align: hex(s.align) } : {}),
-    })),
-    bootParams: JSON.parse(JSON.stringify(plan.bootParams, jsonReplacer)) as unknown,
-    ...(digest
-      ? {
-          digest: {
-            alg: digest.alg,
-            sha256: digest.hex,
-            regions: digest.regions.map((r) => ({ name: r.name, start: hex(r.start), len: hex(r.len) })),
-          },
-        }
-      : {}),
-    notes: plan.notes,
-  };
-}
 
 /** A readable table of the segments, then the entry state and the notes. */
 export function renderPlan(plan: AnyPlan, digest?: PlanDigest): string {
@@ -91,7 +68,7 @@ function parseRangeSpec(spec: string): Range {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -108,6 +85,8 @@ export const planCommand: Command = {
     "cpu-note": { type: "string", multiple: true },
     "hart-id": { type: "string" },
     out: { type: "string" },
+    svg: { type: "string" },
+    "log-scale": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
   positionals: [],
@@ -178,6 +157,13 @@ export const planCommand: Command = {
       await Promise.all(plan.segments.map((s, i) => writeFile(join(dir, files[i] as string), s.bytes)));
       await writeFile(join(dir, "plan.json"), JSON.stringify(planJson(plan, files, digest), null, 2) + "\n");
       io.err(`kimage: wrote ${dir}/plan.json and ${files.length} segment file(s)`);
+    }
+    if (values.svg !== undefined) {
+      // The map drawn is the one the plan used: given, or the device tree's (/memory, /reserved-memory, /memreserve/).
+      const map = memory ?? (dtb ? memoryMapFromFdt(parseFdt(dtb)) : undefined);
+      const svg = planSvg(plan, { ...(map ? { memory: map } : {}), exclude, scale: values["log-scale"] ? "log" : "linear" });
+      await writeFile(String(values.svg), svg);
+      io.err(`kimage: wrote ${String(values.svg)}`);
     }
     io.out(values.json ? JSON.stringify(planJson(plan, undefined, digest), null, 2) : renderPlan(plan, digest));
     return 0;

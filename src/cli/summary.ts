@@ -98,7 +98,7 @@ function elfArch(f: Fields): string | undefined {
 const ENDIAN: Readonly<Record<string, string>> = { LE: "little-endian", BE: "big-endian" };
 
 /** The architecture and what the headers say about it: `arm64, little-endian, 4K pages`. */
-function archText(layers: readonly Layer[]): string | undefined {
+export function archText(layers: readonly Layer[]): string | undefined {
   let arch: string | undefined;
   const extras: string[] = [];
   // The kernel's own headers first (innermost), then the EFI stub's machine.
@@ -149,7 +149,7 @@ export function commonName(dn: string): string {
 }
 
 /** One line per certificate-table entry: who signed it and with which issuer. */
-function signatureLines(pe: Layer | undefined): string[] {
+export function signatureLines(pe: Layer | undefined): string[] {
   if (!pe) return ["none (no PE certificate table)"];
   const certs = arr(pe.fields.certificates);
   if (certs.length === 0) return ["unsigned"];
