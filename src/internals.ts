@@ -75,3 +75,10 @@ export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, M
 export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
 export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
+
+// Unified kernel images (issue 14): the uki layer, profiles, .dtbauto/.hwids, UKI verification
+export { UKI_LAYER, UNIFIED_SECTIONS, UKI_SECTION_ROLES, ADDON_SECTIONS, isUnifiedSection, type UnifiedSectionName } from "./formats/pe/uki/spec.js";
+export { readUki, parseUki, isUkiPe, isUkiAddonPe, effectiveSections, ukiPart, ukiSectionData, parseOsRelease, sectionText, MAX_UKI_ZERO_FILL, type Uki, type UkiKind, type UkiSection, type UkiProfile, type EffectiveSection, type EffectiveOptions } from "./formats/pe/uki/parse.js";
+export { chooseDtbauto, parseHwids, dtbCompatible, type HwidDevice, type DtbautoHost, type DtbautoChoice } from "./formats/pe/uki/dtb.js";
+export { ukiFormat, ukiLayer, probeUki } from "./formats/pe/uki/format.js";
+export { verifyUki, ukiPartsCoverage, type UkiVerdict, type UkiPartCoverage, type UkiPartCoverageReason } from "./signature/uki.js";

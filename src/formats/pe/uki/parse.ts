@@ -9,7 +9,7 @@
  */
 
 import { KimageError, type Finding } from "../../../core/errors.js";
-import type { PeFile, Section } from "../parse.js";
+import { parsePe, type PeFile, type Section } from "../parse.js";
 import { classifyStub } from "../stub.js";
 import { ADDON_SECTIONS, MAX_PROFILES, UKI_LAYER, UKI_SECTION_ROLES, UNIFIED_SECTIONS, isUnifiedSection, type UnifiedSectionName } from "./spec.js";
 
@@ -318,4 +318,19 @@ export function ukiPart(uki: Uki, name: string, profile?: number): EffectiveSect
     throw new KimageError("bad-argument", `no section ${JSON.stringify(name)} in ${profile === undefined ? "the base" : `profile ${profile}`} (sections: ${[...new Set(uki.sections.map((x) => x.name))].join(" ")})`, { layer: UKI_LAYER, offset: -1 });
   }
   return { name, offset: s.offset, data: ukiSectionData(uki, s), section: s };
+}
+
+/**
+ * Reads a UKI (or addon) from a file's bytes: `parseUki(parsePe(bytes))`.
+ *
+ * ```ts
+ * const uki = readUki(bytes);
+ * for (const { name, offset, data } of effectiveSections(uki, 1)) …  // profile 1, stub order
+ * ```
+ *
+ * @throws KimageError any PE parse error (`pe-section-out-of-bounds` for a
+ *   `.linux` outside the file, …), `unsupported` when it is not a UKI.
+ */
+export function readUki(bytes: Uint8Array): Uki {
+  return parseUki(parsePe(bytes));
 }
