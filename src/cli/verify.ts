@@ -7,7 +7,7 @@
  * `--mode auto` (the default) picks the rules from what the file is: kernel
  * rules for a Linux kernel (a PE that is an EFI stub in front of a bzImage,
  * arm64/RISC-V/LoongArch Image, zImage or zboot), firmware rules (`shim`
- * mode) for any other PE. The output says which rules applied.
+ * mode) for any other PE, a UKI included (firmware and shim verify it). The output says which rules applied.
  *
  * A unified kernel image (a PE with `.linux`) is verified as its envelope,
  * then each inner PE (`.linux` may be signed on its own) is verified too;
@@ -55,6 +55,7 @@ export function autoMode(bytes: Uint8Array): { mode: PolicyMode; why: string } {
     if (!isKimageError(e)) throw e;
     return { mode: "kernel", why: "not a readable PE" };
   }
+  if (!stub && probeUki(bytes)) return { mode: "shim", why: "a unified kernel image (firmware and shim verify its envelope)" };
   return stub ? { mode: "kernel", why: `a Linux kernel (an EFI stub for ${stub})` } : { mode: "shim", why: "an EFI application that is not a Linux kernel" };
 }
 

@@ -130,6 +130,12 @@ describe.runIf(kit)("UKIs built by ukify", () => {
     const run = await cli("extract", multi.path, "--section", ".cmdline", "--profile", "1", "-o", out);
     expect(run.status, run.err).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(UKI_PROFILES[1]?.cmdline);
+    // The concise inspect view names the parts, profiles and command line.
+    const view = await cli("inspect", multi.path);
+    expect(view.status, view.err).toBe(0);
+    expect(view.out).toMatch(/layers: +pe → uki → pe → bzimage/);
+    expect(view.out).toMatch(/profiles: +0=main \(Default\), 1=rescue \(Rescue shell\), 2=debug \(Debug\)\n/);
+    expect(view.out).toMatch(new RegExp(`cmdline: +${JSON.stringify(UKI_TEXT.cmdline).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n`));
   }, 60_000);
 
   it(".dtbauto: chosen by the first-kernel DT's first compatible, or by a CHID through .hwids, as systemd-stub does", async () => {
