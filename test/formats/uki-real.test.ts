@@ -116,7 +116,7 @@ describe.runIf(kit)("UKIs built by ukify", () => {
     const u = uki(multi);
     for (const [i, p] of UKI_PROFILES.entries()) {
       const eff = effectiveSections(u, i);
-      expect(eff.map((e) => e.name)).toEqual([".linux", ".osrel", ".cmdline", ".initrd", ".uname", ".sbat", ".profile"]);
+      expect(eff.map((e) => e.name)).toEqual([".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".uname", ".sbat", ".profile"]);
       const cmdline = new TextDecoder().decode(ukiPart(u, ".cmdline", i).data);
       expect(cmdline).toBe(p.cmdline ?? UKI_TEXT.cmdline);
       expect(new TextDecoder().decode(ukiPart(u, ".profile", i).data)).toBe(p.profile);

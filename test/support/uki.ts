@@ -122,9 +122,10 @@ function build(kit: UkifyKit, name: string, args: string[], inputs: Record<strin
 function baseArgs(kit: UkifyKit, arch: "amd64" | "arm64", dir: string): { args: string[]; inputs: Record<string, Uint8Array> } {
   const initrd = file(dir, "initrd.img", UKI_TEXT.initrd);
   const osrel = file(dir, "os-release", UKI_TEXT.osrel);
+  const ucode = file(dir, "ucode.img", UKI_TEXT.ucode);
   return {
-    args: ["--stub", kit.stub[arch], "--linux", kit.kernel[arch], "--initrd", initrd, "--cmdline", UKI_TEXT.cmdline, "--os-release", `@${osrel}`, "--uname", UKI_TEXT.uname],
-    inputs: { ".linux": readBytes(kit.kernel[arch]), ".initrd": enc(UKI_TEXT.initrd), ".cmdline": enc(UKI_TEXT.cmdline), ".osrel": enc(UKI_TEXT.osrel), ".uname": enc(UKI_TEXT.uname) },
+    args: ["--stub", kit.stub[arch], "--linux", kit.kernel[arch], "--initrd", initrd, "--microcode", ucode, "--cmdline", UKI_TEXT.cmdline, "--os-release", `@${osrel}`, "--uname", UKI_TEXT.uname],
+    inputs: { ".linux": readBytes(kit.kernel[arch]), ".initrd": enc(UKI_TEXT.initrd), ".ucode": enc(UKI_TEXT.ucode), ".cmdline": enc(UKI_TEXT.cmdline), ".osrel": enc(UKI_TEXT.osrel), ".uname": enc(UKI_TEXT.uname) },
   };
 }
 
@@ -134,7 +135,7 @@ function dirFor(name: string): string {
   return dir;
 }
 
-/** A plain UKI for `arch`: .linux, .initrd, .cmdline, .osrel, .uname (+ the stub's .sbat). */
+/** A plain UKI for `arch`: .linux, .initrd, .ucode, .cmdline, .osrel, .uname (+ the stub's .sbat). */
 export function plainUki(kit: UkifyKit, arch: "amd64" | "arm64"): BuiltUki {
   const { args, inputs } = baseArgs(kit, arch, dirFor(`plain-${arch}`));
   return build(kit, `plain-${arch}`, args, inputs);
