@@ -12,7 +12,9 @@ import { nodeHashProvider } from "../../src/node/hash.js";
 import { verifyUki } from "../../src/signature/uki.js";
 import { isKimageError } from "../../src/core/errors.js";
 import { makePki, type Pki } from "../support/sign-pki.js";
-import { plainUki, signedUki, ukifyKit, type BuiltUki, type UkifyKit } from "../support/uki.js";
+import { parseShimVendorCert } from "../../src/signature/shim.js";
+import { readBytes, requireReal } from "../support/real.js";
+import { plainUki, signedKernelUki, signedUki, ukifyKit, type BuiltUki, type UkifyKit } from "../support/uki.js";
 
 const kit = ukifyKit();
 
@@ -67,6 +69,25 @@ describe.runIf(kit)("verify of ukify-built UKIs", () => {
     const none = await verifyUki(unsigned.bytes, opts());
     expect(none.envelope.verdict).toBe("unsigned");
     expect(none.inner.every((l) => l.verdict.verdict === "unsigned")).toBe(true);
+  }, 60_000);
+
+  it("a UKI around the Debian-signed kernel: the envelope's verdict and the inner kernel's own, each against its own trust", async () => {
+    const shim = requireReal("Debian's unsigned shim (source of the Debian Secure Boot CA)", (f) => f.path === "bookworm/amd64/shim-unsigned/shimx64.efi")[0];
+    const b = signedKernelUki(k, pki.leaf.keyPath, pki.leaf.certPath);
+    if (!shim || !b) return;
+    const debianCa = parseShimVendorCert(readBytes(shim.abs))?.certificates[0] as Uint8Array;
+    const both = await verifyUki(b.bytes, { trust: [pki.root.certDer, debianCa], hash: nodeHashProvider, mode: "shim" });
+    expect(both.envelope.verdict).toBe("valid");
+    expect(both.inner[0]?.verdict.verdict).toBe("valid");
+    expect(both.inner[0]?.verdict.signatures[0]?.signer).toMatch(/Debian Secure Boot Signer/);
+    // Trusting only Debian: the inner kernel is still valid, the envelope (our test signer) is not.
+    const debianOnly = await verifyUki(b.bytes, { trust: [debianCa], hash: nodeHashProvider, mode: "shim" });
+    expect(debianOnly.envelope.verdict).toBe("untrusted");
+    expect(debianOnly.inner[0]?.verdict.verdict).toBe("valid");
+    // Trusting only the test root: the other way round.
+    const oursOnly = await verifyUki(b.bytes, opts());
+    expect(oursOnly.envelope.verdict).toBe("valid");
+    expect(oursOnly.inner[0]?.verdict.verdict).toBe("untrusted");
   }, 60_000);
 
   it("the CLI: envelope and inner verdicts, --uki-parts, exit status", async () => {

@@ -21,6 +21,8 @@ export interface UkifyKit {
   stub: { amd64: string; arm64: string };
   addonStub: { amd64: string; arm64: string };
   kernel: { amd64: string; arm64: string };
+  /** The Debian-signed trixie amd64 kernel (its own Authenticode signature), if fetched. */
+  signedKernel?: string;
 }
 
 /** A UKI ukify built, with the bytes each section was given. */
@@ -51,11 +53,13 @@ export function ukifyKit(): UkifyKit | null {
   const stubs = requireReal("systemd-stub (trixie systemd-boot-efi)", (f) => f.kind === "stub");
   const kernels = requireReal("trixie unsigned kernels", (f) => f.kind === "kernel" && f.suite === "trixie" && f.package.endsWith("-unsigned"));
   const ukify = tools[0]?.abs;
+  const signedKernel = kernels.length > 0 ? requireReal("trixie Debian-signed amd64 kernel", (f) => f.kind === "kernel" && f.suite === "trixie" && f.arch === "amd64" && f.signedPackage)[0]?.abs : undefined;
   const kit = {
     ukify,
     stub: { amd64: pick(stubs, "amd64", /\/linuxx64\.efi\.stub$/), arm64: pick(stubs, "arm64", /\/linuxaa64\.efi\.stub$/) },
     addonStub: { amd64: pick(stubs, "amd64", /\/addonx64\.efi\.stub$/), arm64: pick(stubs, "arm64", /\/addonaa64\.efi\.stub$/) },
     kernel: { amd64: pick(kernels, "amd64", /-amd64$/), arm64: pick(kernels, "arm64", /-arm64$/) },
+    ...(signedKernel ? { signedKernel } : {}),
   };
   const all = [kit.ukify, kit.stub.amd64, kit.stub.arm64, kit.addonStub.amd64, kit.addonStub.arm64, kit.kernel.amd64, kit.kernel.arm64];
   if (all.some((x) => x === undefined)) return null;
@@ -206,6 +210,20 @@ export function dtbautoUki(kit: UkifyKit): BuiltUki & { dtbs: Uint8Array[] } {
 export function signedUki(kit: UkifyKit, keyPath: string, certPath: string): BuiltUki {
   const { args, inputs } = baseArgs(kit, "amd64", dirFor("signed"));
   return build(kit, "signed", [...args, "--secureboot-private-key", keyPath, "--secureboot-certificate", certPath], inputs);
+}
+
+/**
+ * A UKI around the Debian-signed amd64 kernel, its envelope signed with the
+ * given key (sbsign): two signatures by two signers, the envelope's and the
+ * kernel's own.
+ */
+export function signedKernelUki(kit: UkifyKit, keyPath: string, certPath: string): BuiltUki | null {
+  if (!kit.signedKernel) return null;
+  const { args, inputs } = baseArgs(kit, "amd64", dirFor("signed-kernel"));
+  const i = args.indexOf("--linux");
+  args[i + 1] = kit.signedKernel;
+  inputs[".linux"] = readBytes(kit.signedKernel);
+  return build(kit, "signed-kernel", [...args, "--secureboot-private-key", keyPath, "--secureboot-certificate", certPath], inputs);
 }
 
 /** An addon (`ukify build --stub addonx64.efi.stub`) with a `.cmdline` and an `.initrd`. */
