@@ -4,17 +4,16 @@
 // `extract --section/--profile` returns the exact bytes ukify was given, and
 // `.dtbauto` is chosen as systemd-stub does.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspect } from "../../src/inspect/registry.js";
 import { main } from "../../src/cli.js";
 import { parsePe } from "../../src/formats/pe/parse.js";
 import { effectiveSections, parseUki, ukiPart, type Uki } from "../../src/formats/pe/uki/parse.js";
 import { chooseDtbauto } from "../../src/formats/pe/uki/dtb.js";
 import { UNIFIED_SECTIONS } from "../../src/formats/pe/uki/spec.js";
-import { addonUki, dtbautoUki, multiProfileUki, plainUki, ukifyInspect, ukifyKit, UKI_BOARDS, UKI_PROFILES, UKI_TEXT, type BuiltUki, type UkifyKit } from "../support/uki.js";
+import { removeUkis, ukiTempDir, addonUki, dtbautoUki, multiProfileUki, plainUki, ukifyInspect, ukifyKit, UKI_BOARDS, UKI_PROFILES, UKI_TEXT, type BuiltUki, type UkifyKit } from "../support/uki.js";
 
 const kit = ukifyKit();
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
@@ -69,6 +68,7 @@ describe.runIf(kit)("UKIs built by ukify", () => {
     arm64 = plainUki(k, "arm64");
     multi = multiProfileUki(k);
   }, 120_000);
+  afterAll(removeUkis);
 
   for (const arch of ["amd64", "arm64"] as const) {
     it(`inspect lists a plain ${arch} UKI's sections as ukify built them, and the kernel's layers follow`, async () => {
@@ -98,7 +98,7 @@ describe.runIf(kit)("UKIs built by ukify", () => {
       const u = uki(b);
       for (const [name, bytes] of Object.entries(b.inputs)) expect(sha(ukiPart(u, name).data), name).toBe(sha(bytes));
     }
-    const dir = mkdtempSync(join(tmpdir(), "kimage-uki-x-"));
+    const dir = ukiTempDir();
     for (const name of [".linux", ".initrd", ".cmdline"]) {
       const out = join(dir, name.slice(1));
       const r = await cli("extract", amd64.path, "--section", name, "-o", out);
@@ -126,7 +126,7 @@ describe.runIf(kit)("UKIs built by ukify", () => {
     expect(effectiveSections(u).map((e) => e.name)).not.toContain(".profile");
     expect(() => effectiveSections(u, 3)).toThrow(/profile 3 does not exist/);
     // The CLI's --profile.
-    const out = join(mkdtempSync(join(tmpdir(), "kimage-uki-p-")), "cmdline");
+    const out = join(ukiTempDir(), "cmdline");
     const run = await cli("extract", multi.path, "--section", ".cmdline", "--profile", "1", "-o", out);
     expect(run.status, run.err).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(UKI_PROFILES[1]?.cmdline);

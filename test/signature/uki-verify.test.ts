@@ -14,7 +14,7 @@ import { isKimageError } from "../../src/core/errors.js";
 import { makePki, type Pki } from "../support/sign-pki.js";
 import { parseShimVendorCert } from "../../src/signature/shim.js";
 import { readBytes, requireReal } from "../support/real.js";
-import { plainUki, signedKernelUki, signedUki, ukifyKit, type BuiltUki, type UkifyKit } from "../support/uki.js";
+import { plainUki, removeUkis, signedKernelUki, signedUki, ukifyKit, type BuiltUki, type UkifyKit } from "../support/uki.js";
 
 const kit = ukifyKit();
 
@@ -46,7 +46,10 @@ describe.runIf(kit)("verify of ukify-built UKIs", () => {
     signed = signedUki(k, pki.leaf.keyPath, pki.leaf.certPath);
     unsigned = plainUki(k, "amd64");
   }, 120_000);
-  afterAll(() => pki?.cleanup());
+  afterAll(() => {
+    pki?.cleanup();
+    removeUkis();
+  });
   const opts = (): { trust: Uint8Array[]; hash: typeof nodeHashProvider; mode: "shim" } => ({ trust: [pki.root.certDer], hash: nodeHashProvider, mode: "shim" });
 
   it("separates a valid envelope, a tampered .cmdline and an unsigned UKI", async () => {

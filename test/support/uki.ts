@@ -6,7 +6,7 @@
  * the exact bytes ukify was given for each section, so tests compare
  * kimage's reading with what went in.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +98,17 @@ let workDir: string | undefined;
 function work(): string {
   workDir ??= mkdtempSync(join(tmpdir(), "kimage-uki-"));
   return workDir;
+}
+
+/** Removes the UKIs built by this process (call from afterAll). */
+export function removeUkis(): void {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  workDir = undefined;
+}
+
+/** A fresh temporary directory inside the builder's own (removed by {@link removeUkis}). */
+export function ukiTempDir(): string {
+  return mkdtempSync(join(work(), "out-"));
 }
 
 function file(dir: string, name: string, data: Uint8Array | string): string {
