@@ -135,6 +135,12 @@ ALL_ITEMS=(
   "trixie   arm64 pkg fwupd-arm64-signed"
   # Microsoft UEFI CA / KEK / Windows PCA certificates (PEM with a text dump
   # before the BEGIN line), from virt-firmware (Architecture: all).
+  # UKIs (issue 14): ukify (Python, run from the extracted .deb with
+  # python3-pefile) and systemd-stub / the addon stub of both architectures;
+  # test/support/uki.ts builds the test UKIs with them from the kernels above.
+  "trixie   amd64 pkg systemd-ukify usr/bin/ukify"
+  "trixie   amd64 pkg systemd-boot-efi usr/lib/systemd/boot/efi/linuxx64\.efi\.stub usr/lib/systemd/boot/efi/addonx64\.efi\.stub"
+  "trixie   arm64 pkg systemd-boot-efi usr/lib/systemd/boot/efi/linuxaa64\.efi\.stub usr/lib/systemd/boot/efi/addonaa64\.efi\.stub"
   "trixie   amd64 pkg python3-virt-firmware $CERTS/MicrosoftCorporationUEFICA2011\.pem $CERTS/MicrosoftUEFICA2023\.pem $CERTS/MicrosoftCorporationKEKCA2011\.pem $CERTS/MicrosoftCorporationKEK2KCA2023\.pem $CERTS/MicrosoftWindowsProductionPCA2011\.pem $CERTS/WindowsUEFICA2023\.pem"
 )
 
@@ -346,6 +352,8 @@ kind_of() {
     vmlinuz|vmlinux|vmlinuz[-.]*|vmlinux[-.]*) echo kernel ;;
     *.efi|*.efi.signed) echo efi ;;
     *.pem) echo cert ;;
+    *.efi.stub) echo stub ;;
+    ukify) echo tool ;; # kind tool: a peer tool run by the tests
     config-*) echo config ;;
     *.ko|*.ko.*) echo module ;;
     *.dtb) echo dtb ;;

@@ -21,6 +21,8 @@ for pair in \
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 dpkg -s binutils-multiarch >/dev/null 2>&1 || need+=(binutils-multiarch)
+# ukify (trixie's, run from its extracted .deb by test/support/uki.ts) needs python3-pefile.
+dpkg -s python3-pefile >/dev/null 2>&1 || need+=(python3-pefile)
 [ -e /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin ] || need+=(opensbi)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"

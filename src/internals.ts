@@ -76,3 +76,10 @@ export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, set
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
 export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
 export { planSvg, formatSize, MIN_SEGMENT_PX, type PlanSvgOptions } from "./plan/svg.js";
+
+// Unified kernel images (issue 14): the uki layer, profiles, .dtbauto/.hwids, UKI verification
+export { UKI_LAYER, UNIFIED_SECTIONS, UKI_SECTION_ROLES, ADDON_SECTIONS, isUnifiedSection, type UnifiedSectionName } from "./formats/pe/uki/spec.js";
+export { readUki, parseUki, isUkiPe, isUkiAddonPe, effectiveSections, ukiPart, ukiSectionData, parseOsRelease, sectionText, MAX_UKI_ZERO_FILL, type Uki, type UkiKind, type UkiSection, type UkiProfile, type EffectiveSection, type EffectiveOptions } from "./formats/pe/uki/parse.js";
+export { chooseDtbauto, parseHwids, dtbCompatible, type HwidDevice, type DtbautoHost, type DtbautoChoice } from "./formats/pe/uki/dtb.js";
+export { ukiFormat, ukiLayer, probeUki } from "./formats/pe/uki/format.js";
+export { verifyUki, ukiPartsCoverage, type UkiVerdict, type UkiPartCoverage, type UkiPartCoverageReason } from "./signature/uki.js";

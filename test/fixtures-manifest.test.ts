@@ -16,7 +16,7 @@ if (manifest === null) {
   console.warn(`SKIP: ${msg}`);
 }
 const entries = manifest ?? [];
-const KINDS = ["kernel", "efi", "config", "module", "dtb", "cert"];
+const KINDS = ["kernel", "efi", "config", "module", "dtb", "cert", "stub", "tool"];
 const text = (b: Uint8Array) => Buffer.from(b).toString("latin1");
 
 /**

@@ -244,6 +244,24 @@ function cut(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
 }
 
+/** For a UKI (a `uki` layer): its parts, profiles and command line; nothing for other files. */
+function ukiRows(layers: readonly Layer[]): Array<[string, string]> {
+  const uki = layers.find((l) => l.format === "uki");
+  if (!uki) return [];
+  const parts = arr(uki.fields.sections)
+    .map((e) => obj(e))
+    .filter((e): e is Fields => e !== undefined && e.role !== "stub")
+    .map((e) => String(e.name));
+  const rows: Array<[string, string]> = [[uki.fields.kind === "addon" ? "uki addon" : "uki", [...new Set(parts)].join(" ")]];
+  const profiles = arr(uki.fields.profiles)
+    .map((e) => obj(e))
+    .filter((e): e is Fields => e !== undefined)
+    .map((p) => `${String(p.index)}=${String(p.id ?? "?")}${p.title ? ` (${String(p.title)})` : ""}`);
+  if (profiles.length > 0) rows.push(["profiles", profiles.join(", ")]);
+  if (typeof uki.fields.cmdline === "string") rows.push(["cmdline", JSON.stringify(uki.fields.cmdline)]);
+  return rows;
+}
+
 /** What {@link renderSummary} shows. */
 export interface SummaryInput {
   file: string;
@@ -271,6 +289,7 @@ export function renderSummary(input: SummaryInput): string {
   rows.push(["layers", layers.map((l) => l.format).join(" → ")]);
   const arch = archText(layers);
   if (arch) rows.push(["arch", arch]);
+  rows.push(...ukiRows(layers));
   const pe = layers.find((l) => l.format === "pe");
   const sigs = input.appendedSignature ? ["appended module signature (kimage verify checks it)"] : signatureLines(pe);
   sigs.forEach((s, i) => rows.push([i === 0 ? "signature" : "", s, s === "unsigned" || s.startsWith("none") ? c.yellow : undefined]));

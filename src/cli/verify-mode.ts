@@ -9,6 +9,7 @@
 import type { PolicyMode } from "../signature/policy.js";
 import { parsePe } from "../formats/pe/parse.js";
 import { classifyStub } from "../formats/pe/stub.js";
+import { probeUki } from "../formats/pe/uki/format.js";
 import { isKimageError } from "../core/errors.js";
 
 /** What each mode's rules are, in one phrase. */
@@ -32,5 +33,6 @@ export function autoMode(bytes: Uint8Array): { mode: PolicyMode; why: string } {
     if (!isKimageError(e)) throw e;
     return { mode: "kernel", why: "not a readable PE" };
   }
+  if (!stub && probeUki(bytes)) return { mode: "shim", why: "a unified kernel image (firmware and shim verify its envelope)" };
   return stub ? { mode: "kernel", why: `a Linux kernel (an EFI stub for ${stub})` } : { mode: "shim", why: "an EFI application that is not a Linux kernel" };
 }

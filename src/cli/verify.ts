@@ -7,7 +7,12 @@
  * `--mode auto` (the default) picks the rules from what the file is: kernel
  * rules for a Linux kernel (a PE that is an EFI stub in front of a bzImage,
  * arm64/RISC-V/LoongArch Image, zImage or zboot), firmware rules (`shim`
- * mode) for any other PE. The output says which rules applied.
+ * mode) for any other PE, a UKI included (firmware and shim verify it). The output says which rules applied.
+ *
+ * A unified kernel image (a PE with `.linux`) is verified as its envelope,
+ * then each inner PE (`.linux` may be signed on its own) is verified too;
+ * `--uki-parts` adds, per UKI section, whether its bytes lie within the
+ * envelope's hashed ranges (and exits 1 when one does not).
  *
  * @module
  */
@@ -15,6 +20,8 @@
 import { hasAppendedSignature, verifyAppendedSignature } from "../signature/appended.js";
 import type { PolicyMode, VerifyOptions } from "../signature/policy.js";
 import { verifyAuthenticode, type SignatureVerdict } from "../signature/verify.js";
+import { probeUki } from "../formats/pe/uki/format.js";
+import { verifyUki } from "../signature/uki.js";
 import { nodeHashProvider } from "../node/hash.js";
 import { readCertificateFiles } from "./certs.js";
 import { eachFile } from "./files.js";
@@ -45,7 +52,7 @@ function row(s: SignatureVerdict, depth = 0): string[] {
 /** The verify command. */
 export const verifyCommand: Command = {
   name: "verify",
-  usage: "verify FILE... --cert CERT [--cert CERT …] [--mode auto|kernel|shim|any|all] [--json]",
+  usage: "verify FILE... --cert CERT [--cert CERT …] [--mode auto|kernel|shim|any|all] [--uki-parts] [--json]",
   summary: "verify signatures against trust anchors (exit 0 only when valid)",
   options: {
     cert: { type: "string", multiple: true },
@@ -55,6 +62,7 @@ export const verifyCommand: Command = {
     "no-strict": { type: "boolean", default: false },
     time: { type: "string" },
     "sbat-level": { type: "string" },
+    "uki-parts": { type: "boolean", default: false },
   },
   placeholders: { time: "DATE", "sbat-level": "FILE" },
   optionHelp: {
@@ -65,6 +73,7 @@ export const verifyCommand: Command = {
     "no-strict": "accept what the kernel tolerates but Authenticode forbids",
     time: "check certificate validity at this ISO 8601 date",
     "sbat-level": "check the image's SBAT against this revocation level (shim's SbatLevel CSV)",
+    "uki-parts": "for a UKI: state whether each part's bytes lie within the envelope's hashed ranges",
   },
   notes: ["The output names the rules that applied (JSON: \"mode\", plus \"modeRequested\" and \"modeReason\" when --mode auto chose it). A FILE or CERT of - is standard input."],
   positionals: ["FILE..."],
@@ -103,6 +112,42 @@ export const verifyCommand: Command = {
             `verdict: ${v.verdict} (${v.reason}): ${v.detail}`,
             "rules: an appended module signature (as the kernel checks modules; --mode does not apply)",
             ...v.signatures.map((s) => `[${s.index}] ${s.verdict} (${s.reason}): ${s.detail}`),
+          ].join("\n"),
+        };
+      }
+      if (probeUki(bytes)) {
+        const u = await verifyUki(bytes, options);
+        const v = u.envelope;
+        const partsOk = u.parts.every((p) => p.covered);
+        const wantParts = Boolean(values["uki-parts"]);
+        const rules = `rules: ${MODE_RULES[v.mode]} [--mode ${v.mode}${auto ? `, chosen by --mode auto: ${auto.why}` : ""}]`;
+        return {
+          status: v.verdict === "valid" && (!wantParts || partsOk) ? 0 : 1,
+          json: {
+            verdict: v.verdict,
+            reason: v.reason,
+            detail: v.detail,
+            mode: v.mode,
+            ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
+            strict: v.strict,
+            signatures: v.signatures,
+            findings: v.findings,
+            sbat: v.sbat ?? null,
+            uki: {
+              inner: u.inner.map((l) => ({ index: l.index, offset: l.offset, size: l.size, verdict: l.verdict.verdict, reason: l.verdict.reason, detail: l.verdict.detail, signatures: l.verdict.signatures })),
+              findings: u.findings,
+              ...(wantParts ? { parts: u.parts } : {}),
+            },
+          },
+          text: [
+            ...title,
+            `verdict: ${v.verdict} (${v.reason}) in ${v.mode} mode${v.strict ? "" : ", not strict"}: ${v.detail}`,
+            rules,
+            "envelope (the UKI's own signature):",
+            ...v.signatures.flatMap((s) => row(s, 1)),
+            ...u.inner.map((l) => `inner PE at 0x${l.offset.toString(16)} (layer ${l.index}): ${l.verdict.verdict} (${l.verdict.reason}): ${l.verdict.detail}`),
+            ...u.findings.map((f) => `finding ${f.code}: ${f.message}`),
+            ...(wantParts ? u.parts.map((p) => `part ${p.name} (section ${p.index}${p.profile === null ? "" : `, profile ${p.profile}`}): ${p.covered ? "covered" : "NOT covered"} (${p.reason}), ${p.fileSize} byte(s) at 0x${p.offset.toString(16)}${p.zeroFill ? ` + ${p.zeroFill} zero(s)` : ""}`) : []),
           ].join("\n"),
         };
       }

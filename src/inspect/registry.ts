@@ -19,6 +19,7 @@ import { elfFormat } from "../formats/elf/format.js";
 import { rawFormat } from "../formats/raw/format.js";
 import { loongarchImageFormat } from "../formats/loongarch/image.js";
 import { peFormat } from "../formats/pe/format.js";
+import { ukiFormat } from "../formats/pe/uki/format.js";
 import { riscvImageFormat } from "../formats/riscv/image.js";
 import { s390ImageFormat } from "../formats/s390/format.js";
 import { zbootFormat } from "../formats/zboot/format.js";
@@ -54,12 +55,13 @@ export const lzmaFormat: FormatModule<DecodedStream> = codec("lzma");
 /**
  * The probe table, most specific first; the first module whose probe accepts
  * the bytes parses them. A PE comes first (the EFI stub wraps the others on
- * the same bytes); then the formats identified by a header magic at a fixed
+ * the same bytes), then the `uki` layer of a UKI's same PE; then the formats identified by a header magic at a fixed
  * offset; ELF; and last the whole-file compressed formats (lzma "alone" has
  * the weakest header, so it is the very last).
  */
 export const FORMATS: readonly FormatModule[] = [
   peFormat,
+  ukiFormat,
   zbootFormat,
   bzImageFormat,
   arm64ImageFormat,

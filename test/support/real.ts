@@ -12,9 +12,11 @@ import { fileURLToPath } from "node:url";
  * What a real file is: a kernel image (`boot/vmlinuz-*`, `boot/vmlinux-*`,
  * `usr/lib/modules/<ver>/vmlinuz[.unsigned]`; not necessarily PE: ppc64el is
  * ELF, s390x is neither), an EFI binary, a kernel `config-*`, a kernel module
- * (`.ko`, `.ko.xz`...), a device tree blob, or a PEM certificate.
+ * (`.ko`, `.ko.xz`...), a device tree blob, a PEM certificate, a systemd-stub
+ * (`*.efi.stub`: a PE that is not an application by itself) or a peer tool
+ * the tests run (`ukify`).
  */
-export type RealKind = "kernel" | "efi" | "config" | "module" | "dtb" | "cert";
+export type RealKind = "kernel" | "efi" | "config" | "module" | "dtb" | "cert" | "stub" | "tool";
 
 /** Where a file came from when the fetcher had to fall back (a stale mirror). */
 export interface RealFallback {

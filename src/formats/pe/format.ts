@@ -25,6 +25,7 @@ import {
 } from "./spec.js";
 import { classifyStub } from "./stub.js";
 import type { WinCertificate } from "./certificates.js";
+import { isUkiAddonPe, isUkiPe } from "./uki/parse.js";
 
 /** What a certificate entry's PKCS#7 says, JSON-ready, or the reason it could not be read. */
 export function describeCertificate(entry: WinCertificate): { [key: string]: JsonValue } {
@@ -106,7 +107,8 @@ export function peLayer(pe: PeFile, offset: number): Layer<PeFile> {
   const summary = `${pe.format === "pe32" ? "PE32" : "PE32+"} ${machineName(pe.coff.Machine)} ${subsystemName(pe.optional.Subsystem)}, ${pe.sections.length} section(s), ${signed === 0 ? "unsigned" : `${signed} signature(s)`}${stub ? `, EFI stub for ${stub}` : ""}`;
   const layer: Layer = { format: PE_LAYER, offset, size: pe.fileSize ?? pe.bytes.length, summary, fields, findings };
   // An EFI stub shares its bytes with the format it fronts: the next layer parses the same bytes.
-  if (stub) layer.payload = { bytes: pe.bytes, offset, ...(pe.fileSize !== undefined ? { fileSize: pe.fileSize } : {}) };
+  // So does a UKI (or UKI addon): the `uki` layer reads the same PE's sections.
+  if (stub || isUkiPe(pe) || isUkiAddonPe(pe)) layer.payload = { bytes: pe.bytes, offset, ...(pe.fileSize !== undefined ? { fileSize: pe.fileSize } : {}) };
   return withHeader(layer, pe);
 }
 
