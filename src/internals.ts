@@ -75,3 +75,7 @@ export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, M
 export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
 export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
+export * from "./plan/protocol/purgatory.js";
+export { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./plan/protocol/purgatory-console.js";
+export { withPurgatory, PURGATORY_SEGMENT, type PurgatoryOptions, type PurgatoryInfo, type PurgatoryPlan } from "./plan/purgatory.js";
+export { kexecLoadCall, KEXEC_ON_CRASH, KEXEC_ARCH_MASK, KEXEC_ARCH, type KexecLoadCall, type KexecLoadSegment } from "./plan/kexec-load.js";

@@ -2,9 +2,12 @@
  * `kimage plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE]
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
- * [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`: where every
- * byte goes, how to enter the kernel, and the SHA-256 digest a purgatory
- * checks. `--out DIR` writes `plan.json` and one file per segment.
+ * [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console
+ * auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--json]`: where every byte goes,
+ * how to enter the kernel, and the SHA-256 digest a purgatory checks.
+ * `--out DIR` writes `plan.json` and one file per segment. `--purgatory`
+ * adds kimage's purgatory segment (entry.pc becomes its entry) and
+ * `plan.json` then holds the `kexec_load(2)` arguments (`kexec_load`).
  *
  * @module
  */
@@ -19,6 +22,9 @@ import { nodeHashProvider } from "../node/hash.js";
 import type { MemoryMap, Range } from "../plan/core/memory.js";
 import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromIomem } from "../plan/core/memory-parse.js";
 import type { AnyPlan } from "../plan/core/types.js";
+import { kexecLoadCall } from "../plan/kexec-load.js";
+import type { PurgatoryConsole } from "../plan/protocol/purgatory.js";
+import { withPurgatory, type PurgatoryInfo } from "../plan/purgatory.js";
 import { readInput } from "./io.js";
 import { jsonReplacer } from "./json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
@@ -32,6 +38,8 @@ const ARCH_LIST = ARCHES.length > 1 ? `${ARCHES.slice(0, -1).join(", ")} or ${AR
 
 /** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
 export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
+  const purgatory = (plan as AnyPlan & { purgatory?: PurgatoryInfo }).purgatory;
+  const call = purgatory ? kexecLoadCall(plan, files) : undefined;
   return {
     arch: plan.arch,
     kind: plan.kind,
@@ -46,6 +54,27 @@ export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): 
       ...(s.align !== undefined ? { align: hex(s.align) } : {}),
     })),
     bootParams: JSON.parse(JSON.stringify(plan.bootParams, jsonReplacer)) as unknown,
+    ...(purgatory
+      ? {
+          purgatory: {
+            mem: hex(purgatory.mem),
+            entryOffset: hex(purgatory.entryOffset),
+            kernelEntry: { pc: hex(purgatory.kernelEntry.pc), registers: Object.fromEntries(Object.entries(purgatory.kernelEntry.registers).map(([k, v]) => [k, hex(v)])) },
+            console: purgatory.console ? { kind: purgatory.console.kind, addr: hex(purgatory.console.addr), ...(purgatory.console.shift ? { shift: purgatory.console.shift } : {}) } : null,
+          },
+        }
+      : {}),
+    ...(call
+      ? {
+          kexec_load: {
+            entry: hex(call.entry),
+            nr_segments: call.nr_segments,
+            flags: hex(BigInt(call.flags)),
+            flagNames: call.flagNames,
+            segments: call.segments.map((s) => ({ ...(s.file !== undefined ? { buf: s.file } : {}), bufsz: hex(s.bufsz), mem: hex(s.mem), memsz: hex(s.memsz) })),
+          },
+        }
+      : {}),
     ...(digest
       ? {
           digest: {
@@ -88,10 +117,20 @@ function parseRangeSpec(spec: string): Range {
   return { start: e.start, size: e.size };
 }
 
+/** `--purgatory-console auto|none|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]`. */
+function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
+  if (v === undefined || v === "auto" || v === "none") return v ?? "auto";
+  const m = /^(x86-pio|pl011|ns16550):(0x[0-9a-f]+|[0-9]+)(?::([0-9]+))?$/i.exec(String(v));
+  if (!m) throw new UsageError(`--purgatory-console must be auto, none or x86-pio|pl011|ns16550:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
+  const shift = m[3] === undefined ? undefined : Number(m[3]);
+  if (shift !== undefined && shift > 31) throw new UsageError("--purgatory-console: the shift is at most 31");
+  return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
+}
+
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -107,6 +146,8 @@ export const planCommand: Command = {
     vmcoreinfo: { type: "string" },
     "cpu-note": { type: "string", multiple: true },
     "hart-id": { type: "string" },
+    purgatory: { type: "boolean", default: false },
+    "purgatory-console": { type: "string" },
     out: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -169,7 +210,17 @@ export const planCommand: Command = {
       ...(hartId !== undefined ? { hartId } : {}),
     };
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
-    const plan = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    if (values["purgatory-console"] !== undefined && !values.purgatory) throw new UsageError("plan: --purgatory-console needs --purgatory");
+    const plan = values.purgatory
+      ? await withPurgatory(base, {
+          ...(memory ? { memory } : {}),
+          ...(dtb ? { dtb } : {}),
+          exclude,
+          console: parseConsole(values["purgatory-console"]),
+          hash: nodeHashProvider,
+        })
+      : base;
     const digest = await planDigest(plan, { hash: nodeHashProvider });
     if (values.out !== undefined) {
       const dir = String(values.out);
