@@ -14,13 +14,25 @@
  *                       kexec_load(entry, nr_segments, segments, flags) and
  *                       reboot(LINUX_REBOOT_CMD_KEXEC);
  *   kimage.mode=second  (the plan's command line) prints a marker and its
- *                       command line, then powers off.
+ *                       command line, then powers off;
+ *   kimage.mode=crash   as kexec, but the plan is a crash plan (its flags
+ *                       carry KEXEC_ON_CRASH): after loading it writes
+ *                       "KIMAGE-MARKER:<kimage.word>" at the start of a page
+ *                       of its own memory, prints that page's physical
+ *                       address (/proc/self/pagemap) and crashes the kernel
+ *                       (echo c > /proc/sysrq-trigger);
+ *   kimage.mode=vmcore  (the crash plan's command line) prints /proc/vmcore's
+ *                       program headers and the physical address of every
+ *                       page that starts with "KIMAGE-MARKER:<kimage.word>",
+ *                       then powers off.
+ * record also prints the crash inputs when the kernel has a crash region:
+ * /sys/kernel/vmcoreinfo and cpu0's crash_notes and crash_notes_size.
  */
 typedef unsigned long ul;
 typedef long sl;
 
 #if defined(__x86_64__)
-enum { SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_mmap = 9, SYS_mount = 165, SYS_reboot = 169, SYS_kexec_load = 246, SYS_exit = 60, SYS_openat = 257 };
+enum { SYS_ioctl = 16, SYS_nanosleep = 35, SYS_pread64 = 17, SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_mmap = 9, SYS_mount = 165, SYS_reboot = 169, SYS_kexec_load = 246, SYS_exit = 60, SYS_openat = 257 };
 static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
   register sl r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
   sl ret;
@@ -29,7 +41,7 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
 }
 __asm__(".globl _start\n_start:\n xor %ebp, %ebp\n and $-16, %rsp\n call cmain\n hlt\n");
 #elif defined(__aarch64__)
-enum { SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_mmap = 222, SYS_mount = 40, SYS_reboot = 142, SYS_kexec_load = 104, SYS_exit = 93, SYS_openat = 56 };
+enum { SYS_ioctl = 29, SYS_nanosleep = 101, SYS_pread64 = 67, SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_mmap = 222, SYS_mount = 40, SYS_reboot = 142, SYS_kexec_load = 104, SYS_exit = 93, SYS_openat = 56 };
 static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
   register sl x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e, x5 __asm__("x5") = f;
   __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
@@ -37,7 +49,7 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
 }
 __asm__(".globl _start\n_start:\n mov x29, xzr\n bl cmain\n 1: b 1b\n");
 #elif defined(__riscv)
-enum { SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_mmap = 222, SYS_mount = 40, SYS_reboot = 142, SYS_kexec_load = 104, SYS_exit = 93, SYS_openat = 56 };
+enum { SYS_ioctl = 29, SYS_nanosleep = 101, SYS_pread64 = 67, SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_mmap = 222, SYS_mount = 40, SYS_reboot = 142, SYS_kexec_load = 104, SYS_exit = 93, SYS_openat = 56 };
 static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
   register sl a7 __asm__("a7") = n, a0 __asm__("a0") = a, a1 __asm__("a1") = b, a2 __asm__("a2") = c, a3 __asm__("a3") = d, a4 __asm__("a4") = e, a5 __asm__("a5") = f;
   __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5) : "memory");
@@ -112,7 +124,15 @@ static void *map(ul n) {
   return p < 0 && p > -4096 ? 0 : (void *)p;
 }
 
+/* Lets the console drain before the kernel stops printing our output: tcdrain (ioctl TCSBRK 1), then 0.3 s. */
+static void drain(void) {
+  sys6(SYS_ioctl, out, 0x5409 /* TCSBRK */, 1, 0, 0, 0);
+  struct { sl s, ns; } t = {0, 300000000};
+  sys6(SYS_nanosleep, (sl)&t, 0, 0, 0, 0, 0);
+}
+
 static void power_off(void) {
+  drain();
   sys6(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF, 0, 0, 0);
   sys6(SYS_exit, 0, 0, 0, 0, 0, 0);
 }
@@ -145,6 +165,8 @@ static char *slurp(const char *path, ul max, ul *len) {
   *len = n;
   return buf;
 }
+
+static sl open_(const char *path, int flags) { return sys6(SYS_openat, AT_FDCWD, (sl)path, flags, 0, 0, 0); }
 
 static void dump(const char *path, const char *tag, int hex) {
   ul n;
@@ -202,7 +224,98 @@ static ul hexval(const char *s) {
   return v;
 }
 
-static void kexec(void) {
+static int starts(const char *s, const char *p) {
+  while (*p)
+    if (*s++ != *p++) return 0;
+  return 1;
+}
+
+/* The value of "kimage.word=" on the command line (up to a space), or "". */
+static void word_of(const char *cmdline, char *dst, ul cap) {
+  const char *p = find(cmdline, "kimage.word=");
+  ul i = 0;
+  if (p)
+    for (p += 12; *p && *p != ' ' && *p != '\n' && i + 1 < cap; p++) dst[i++] = *p;
+  dst[i] = 0;
+}
+
+static void crash_now(const char *cmdline) {
+  char word[64], marker[128] = "KIMAGE-MARKER:";
+  word_of(cmdline, word, sizeof word);
+  memcpy(marker + 14, word, slen(word) + 1);
+  char *page = map(4096);
+  if (!page) fail("mmap", -12);
+  memcpy(page, marker, slen(marker) + 1);
+  /* Documentation/admin-guide/mm/pagemap.rst: one u64 per virtual page; bits 0-54 the PFN, bit 63 present. */
+  sl fd = open_("/proc/self/pagemap", O_RDONLY);
+  if (fd < 0) fail("/proc/self/pagemap", fd);
+  ul entry = 0;
+  sl r = sys6(SYS_pread64, fd, (sl)&entry, 8, (sl)(((ul)page / 4096) * 8), 0, 0);
+  if (r != 8) fail("pagemap read", r);
+  puts_("KIMAGE-MARKER-PA ");
+  puthex((entry & ((1UL << 55) - 1)) * 4096);
+  puts_(" present ");
+  putdec((sl)(entry >> 63));
+  puts_("\n");
+  drain();
+  sl t = open_("/proc/sysrq-trigger", O_WRONLY);
+  if (t < 0) fail("/proc/sysrq-trigger", t);
+  sys6(SYS_write, t, (sl) "c", 1, 0, 0, 0);
+  fail("echo c > /proc/sysrq-trigger", 0);
+}
+
+/* ELF64 (include/uapi/linux/elf.h) */
+struct elf64_hdr { unsigned char e_ident[16]; unsigned short e_type, e_machine; unsigned e_version; ul e_entry, e_phoff, e_shoff; unsigned e_flags; unsigned short e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx; };
+struct elf64_phdr { unsigned p_type, p_flags; ul p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align; };
+
+static void vmcore(const char *cmdline) {
+  char word[64], marker[128] = "KIMAGE-MARKER:";
+  word_of(cmdline, word, sizeof word);
+  memcpy(marker + 14, word, slen(word) + 1);
+  ul ml = slen(marker);
+  sl fd = open_("/proc/vmcore", O_RDONLY);
+  if (fd < 0) fail("/proc/vmcore", fd);
+  struct elf64_hdr eh;
+  if (sys6(SYS_pread64, fd, (sl)&eh, sizeof eh, 0, 0, 0) != (sl)sizeof eh) fail("vmcore ELF header", 0);
+  static struct elf64_phdr ph[64];
+  ul n = eh.e_phnum < 64 ? eh.e_phnum : 64;
+  if (sys6(SYS_pread64, fd, (sl)ph, (sl)(n * sizeof ph[0]), (sl)eh.e_phoff, 0, 0) != (sl)(n * sizeof ph[0])) fail("vmcore program headers", 0);
+  for (ul i = 0; i < n; i++) {
+    puts_("KIMAGE-PHDR type ");
+    putdec(ph[i].p_type);
+    puts_(" offset ");
+    puthex(ph[i].p_offset);
+    puts_(" paddr ");
+    puthex(ph[i].p_paddr);
+    puts_(" filesz ");
+    puthex(ph[i].p_filesz);
+    puts_(" memsz ");
+    puthex(ph[i].p_memsz);
+    puts_("\n");
+  }
+  const ul chunk = 1 << 20;
+  char *buf = map(chunk);
+  if (!buf) fail("mmap", -12);
+  for (ul i = 0; i < n; i++) {
+    if (ph[i].p_type != 1) continue; /* PT_LOAD */
+    for (ul off = 0; off < ph[i].p_filesz; off += chunk) {
+      ul len = ph[i].p_filesz - off < chunk ? ph[i].p_filesz - off : chunk;
+      sl r = sys6(SYS_pread64, fd, (sl)buf, (sl)len, (sl)(ph[i].p_offset + off), 0, 0);
+      if (r < 0) continue;
+      for (ul pg = (4096 - (ph[i].p_paddr & 4095)) & 4095; pg + ml <= (ul)r; pg += 4096) {
+        if (buf[pg] == 'K' && starts(buf + pg, marker)) {
+          puts_("KIMAGE-VMCORE-MARKER ");
+          puthex(ph[i].p_paddr + off + pg);
+          puts_("\n");
+        }
+      }
+    }
+  }
+  puts_("KIMAGE-VMCORE-DONE\n");
+  power_off();
+}
+
+static void kexec(const char *cmdline) {
   ul n;
   const char *json = slurp("/plan/plan.json", 1 << 20, &n);
   const char *p = find(json, "\"kexec_load\"");
@@ -252,7 +365,12 @@ static void kexec(void) {
   puts_(")\n");
   sl r = sys6(SYS_kexec_load, (sl)entry, (sl)nr, (sl)seg, (sl)flags, 0, 0);
   if (r != 0) fail("kexec_load", r);
+  if (find(cmdline, "kimage.mode=crash")) {
+    puts_("kimage helper: loaded the crash kernel; echo c > /proc/sysrq-trigger\n");
+    crash_now(cmdline);
+  }
   puts_("kimage helper: loaded; reboot(LINUX_REBOOT_CMD_KEXEC)\n");
+  drain();
   r = sys6(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_KEXEC, 0, 0, 0);
   fail("reboot(LINUX_REBOOT_CMD_KEXEC)", r);
 }
@@ -265,12 +383,20 @@ void cmain(void) {
   sys6(SYS_mount, (sl) "sysfs", (sl) "/sys", (sl) "sysfs", 0, 0, 0);
   ul n;
   const char *cmdline = slurp("/proc/cmdline", 4096, &n);
+  if (find(cmdline, "kimage.mode=vmcore")) vmcore(cmdline);
   if (find(cmdline, "kimage.mode=second")) {
     puts_("KIMAGE-SECOND-INIT /init from the plan's initrd; /proc/cmdline: ");
     puts_(cmdline);
     power_off();
   }
   dump("/proc/iomem", "iomem", 0);
+  sl c = open_("/sys/kernel/vmcoreinfo", O_RDONLY);
+  if (c >= 0) {
+    sys6(SYS_close, c, 0, 0, 0, 0, 0);
+    dump("/sys/kernel/vmcoreinfo", "vmcoreinfo", 0);
+    dump("/sys/devices/system/cpu/cpu0/crash_notes", "crash_notes", 0);
+    dump("/sys/devices/system/cpu/cpu0/crash_notes_size", "crash_notes_size", 0);
+  }
   if (find(cmdline, "kimage.mode=record")) {
     ul fdtlen;
     sl f = sys6(SYS_openat, AT_FDCWD, (sl) "/sys/firmware/fdt", O_RDONLY, 0, 0, 0);
@@ -281,7 +407,7 @@ void cmain(void) {
     }
     power_off();
   }
-  if (find(cmdline, "kimage.mode=kexec")) kexec();
+  if (find(cmdline, "kimage.mode=kexec") || find(cmdline, "kimage.mode=crash")) kexec(cmdline);
   puts_("kimage helper: no kimage.mode= on the command line\n");
   power_off();
 }
