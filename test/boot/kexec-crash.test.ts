@@ -133,3 +133,10 @@ describe.skipIf(!haveQemu("aarch64") || !haveHelperToolchain() || arm64.length =
     expectVmcore(await crashRun({ arch: "aarch64", planArch: "arm64", machine: ["-M", "virt", "-cpu", "max,lpa2=off"], memMiB: 1024, console: "ttyAMA0", kernel: arm64[0]?.abs ?? "" }));
   }, 600_000);
 });
+
+const riscv = requireReal("trixie riscv64 kernel", (f) => f.arch === "riscv64" && f.kind === "kernel" && f.suite === "trixie");
+describe.skipIf(!haveQemu("riscv64") || !haveHelperToolchain() || riscv.length === 0)("riscv64: a crash plan loaded with KEXEC_ON_CRASH yields the first kernel's memory in /proc/vmcore", () => {
+  it("crash kernel, vmcore program headers, the marker at its address", async () => {
+    expectVmcore(await crashRun({ arch: "riscv64", planArch: "riscv64", machine: ["-M", "virt"], memMiB: 1024, console: "ttyS0", kernel: riscv[0]?.abs ?? "" }));
+  }, 600_000);
+});
