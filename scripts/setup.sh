@@ -4,7 +4,8 @@
 #     against (pesign, osslsigncode, sbsigntool, binutils-multiarch for arm64
 #     PE objdump, openssl), the native codecs (gzip, zstd, xz, lz4, lzop,
 #     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
-#     (arm, misc, x86) with OpenSBI for the boot tests;
+#     (arm, misc, x86) with OpenSBI for the boot tests; clang-14, lld-14 and
+#     llvm-14 for the purgatory rebuild (npm run purgatory -- --check);
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
 set -uo pipefail
@@ -17,7 +18,8 @@ for pair in \
   gzip:gzip zstd:zstd xz:xz-utils lz4:lz4 lzop:lzop bzip2:bzip2 \
   dtc:device-tree-compiler cpio:cpio file:file xxd:xxd \
   chromium:chromium \
-  qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86; do
+  qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86 \
+  clang-14:clang-14 ld.lld-14:lld-14 llvm-objcopy-14:llvm-14; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 dpkg -s binutils-multiarch >/dev/null 2>&1 || need+=(binutils-multiarch)

@@ -7,12 +7,16 @@
 
 import type { PlanDigest } from "../plan/core/digest.js";
 import type { AnyPlan } from "../plan/core/types.js";
+import { kexecLoadCall } from "../plan/kexec-load.js";
+import type { PurgatoryInfo } from "../plan/purgatory.js";
 import { jsonReplacer } from "./json.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 /** The JSON form of a plan, as `plan.json` holds it (addresses as hex strings). */
 export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): Record<string, unknown> {
+  const purgatory = (plan as AnyPlan & { purgatory?: PurgatoryInfo }).purgatory;
+  const call = purgatory ? kexecLoadCall(plan, files) : undefined;
   return {
     arch: plan.arch,
     kind: plan.kind,
@@ -27,6 +31,27 @@ export function planJson(plan: AnyPlan, files?: string[], digest?: PlanDigest): 
       ...(s.align !== undefined ? { align: hex(s.align) } : {}),
     })),
     bootParams: JSON.parse(JSON.stringify(plan.bootParams, jsonReplacer)) as unknown,
+    ...(purgatory
+      ? {
+          purgatory: {
+            mem: hex(purgatory.mem),
+            entryOffset: hex(purgatory.entryOffset),
+            kernelEntry: { pc: hex(purgatory.kernelEntry.pc), registers: Object.fromEntries(Object.entries(purgatory.kernelEntry.registers).map(([k, v]) => [k, hex(v)])) },
+            console: purgatory.console ? { kind: purgatory.console.kind, addr: hex(purgatory.console.addr), ...(purgatory.console.shift ? { shift: purgatory.console.shift } : {}) } : null,
+          },
+        }
+      : {}),
+    ...(call
+      ? {
+          kexec_load: {
+            entry: hex(call.entry),
+            nr_segments: call.nr_segments,
+            flags: hex(BigInt(call.flags)),
+            flagNames: call.flagNames,
+            segments: call.segments.map((s) => ({ ...(s.file !== undefined ? { buf: s.file } : {}), bufsz: hex(s.bufsz), mem: hex(s.mem), memsz: hex(s.memsz) })),
+          },
+        }
+      : {}),
     ...(digest
       ? {
           digest: {

@@ -2,11 +2,14 @@
  * `kimage plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE]
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
- * [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--svg FILE [--log-scale]]
+ * [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console
+ * auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]]
  * [--json]`: where every byte goes, how to enter the kernel, and the SHA-256
  * digest a purgatory checks. `--out DIR` writes `plan.json` and one file per
  * segment; `--svg FILE` writes the plan drawn as a memory map (the picture
- * the web page draws, `planSvg`).
+ * the web page draws, `planSvg`). `--purgatory` adds kimage's purgatory
+ * segment (entry.pc becomes its entry) and `plan.json` then holds the
+ * `kexec_load(2)` arguments (`kexec_load`).
  *
  * @module
  */
@@ -23,6 +26,8 @@ import { memoryEntriesFromCli, memoryMapFromCli, memoryMapFromFdt, memoryMapFrom
 import type { AnyPlan } from "../plan/core/types.js";
 import { planSvg } from "../plan/svg.js";
 import { parseFdt } from "../fdt/index.js";
+import type { PurgatoryConsole } from "../plan/protocol/purgatory.js";
+import { withPurgatory } from "../plan/purgatory.js";
 import { readInput } from "./io.js";
 import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
@@ -65,10 +70,20 @@ function parseRangeSpec(spec: string): Range {
   return { start: e.start, size: e.size };
 }
 
+/** `--purgatory-console auto|none|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]`. */
+function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
+  if (v === undefined || v === "auto" || v === "none") return v ?? "auto";
+  const m = /^(x86-pio|pl011|ns16550):(0x[0-9a-f]+|[0-9]+)(?::([0-9]+))?$/i.exec(String(v));
+  if (!m) throw new UsageError(`--purgatory-console must be auto, none or x86-pio|pl011|ns16550:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
+  const shift = m[3] === undefined ? undefined : Number(m[3]);
+  if (shift !== undefined && shift > 31) throw new UsageError("--purgatory-console: the shift is at most 31");
+  return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
+}
+
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -84,6 +99,8 @@ export const planCommand: Command = {
     vmcoreinfo: { type: "string" },
     "cpu-note": { type: "string", multiple: true },
     "hart-id": { type: "string" },
+    purgatory: { type: "boolean", default: false },
+    "purgatory-console": { type: "string" },
     out: { type: "string" },
     svg: { type: "string" },
     "log-scale": { type: "boolean", default: false },
@@ -148,7 +165,17 @@ export const planCommand: Command = {
       ...(hartId !== undefined ? { hartId } : {}),
     };
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
-    const plan = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    if (values["purgatory-console"] !== undefined && !values.purgatory) throw new UsageError("plan: --purgatory-console needs --purgatory");
+    const plan = values.purgatory
+      ? await withPurgatory(base, {
+          ...(memory ? { memory } : {}),
+          ...(dtb ? { dtb } : {}),
+          exclude,
+          console: parseConsole(values["purgatory-console"]),
+          hash: nodeHashProvider,
+        })
+      : base;
     const digest = await planDigest(plan, { hash: nodeHashProvider });
     if (values.out !== undefined) {
       const dir = String(values.out);

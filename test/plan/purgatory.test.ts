@@ -1,0 +1,243 @@
+// kimage's purgatory from the plan's side: the committed blobs' parameter
+// block, patching and reading it back (hostile blobs give KimageError codes),
+// withPurgatory (the segment it adds, the entry it takes over, the digest
+// and regions it writes, the console it finds in the DTB) and the
+// kexec_load(2) arguments of a plan.
+import { describe, expect, it } from "vitest";
+import { ensureNode, setString, setU32, setProp, u64Value, stringListValue } from "../../src/fdt/tree.js";
+import { planArm64 } from "../../src/plan/arch/arm64.js";
+import { planDigest } from "../../src/plan/core/digest.js";
+import { memoryMap } from "../../src/plan/core/memory.js";
+import { kexecLoadCall, KEXEC_ON_CRASH } from "../../src/plan/kexec-load.js";
+import {
+  parsePurgatoryHeader,
+  patchPurgatory,
+  purgatoryBlob,
+  readPurgatoryParameters,
+  PURGATORY_ARCHES,
+  PURGATORY_FIELDS,
+  PURGATORY_HEADER_SIZE,
+} from "../../src/plan/protocol/purgatory.js";
+import { purgatoryConsoleFromDtb } from "../../src/plan/protocol/purgatory-console.js";
+import { withPurgatory } from "../../src/plan/purgatory.js";
+import { fakeArm64Image, firstKernelDtb, rejectionCode } from "../support/plan-builders.js";
+import { KimageError } from "../../src/core/errors.js";
+
+const RAM = { start: 0x40000000n, size: 0x40000000n };
+
+function code(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KimageError) return e.code;
+    throw e;
+  }
+  return "no error";
+}
+
+const params = (n = 2) => ({
+  sha256: new Uint8Array(32).map((_, i) => i + 1),
+  regions: Array.from({ length: n }, (_, i) => ({ start: 0x1000n * BigInt(i + 1), len: 0x1000n })),
+  entry: 0x40200000n,
+  arg0: 0x7fe00000n,
+  arg1: 0n,
+  console: { kind: "pl011" as const, addr: 0x9000000n },
+});
+
+describe("the committed purgatory blobs", () => {
+  it.each(PURGATORY_ARCHES)("%s: a valid parameter block, entry after it, memsz covering the stack", (arch) => {
+    const blob = purgatoryBlob(arch);
+    const h = parsePurgatoryHeader(blob);
+    expect(h.version).toBe(1);
+    expect(h.header_size).toBe(PURGATORY_HEADER_SIZE);
+    expect(h.entry_offset).toBeGreaterThanOrEqual(BigInt(PURGATORY_HEADER_SIZE));
+    // 8 KiB of stack in .bss beyond the file's bytes.
+    expect(h.image_memsz - BigInt(blob.length)).toBeGreaterThanOrEqual(8192n);
+    // Nothing patched yet: no regions, no console, no digest.
+    const p = readPurgatoryParameters(blob);
+    expect(p.regions).toEqual([]);
+    expect(p.console).toBeUndefined();
+    expect(p.sha256.every((b) => b === 0)).toBe(true);
+  });
+
+  it("each call returns a fresh copy", () => {
+    const a = purgatoryBlob("x86_64");
+    a[0] = 0;
+    expect(purgatoryBlob("x86_64")[0]).toBe("K".charCodeAt(0));
+  });
+
+  it("refuses an arch without a blob", () => {
+    expect(code(() => purgatoryBlob("s390x"))).toBe("unsupported");
+  });
+});
+
+describe("patchPurgatory / readPurgatoryParameters", () => {
+  it("round-trips every field and leaves the code untouched", () => {
+    const blob = purgatoryBlob("arm64");
+    const out = patchPurgatory(blob, params(3));
+    const back = readPurgatoryParameters(out);
+    expect(back.regions).toEqual(params(3).regions);
+    expect([...back.sha256]).toEqual([...params().sha256]);
+    expect([back.entry, back.arg0, back.arg1]).toEqual([0x40200000n, 0x7fe00000n, 0n]);
+    expect(back.console).toEqual({ kind: "pl011", addr: 0x9000000n, shift: 0 });
+    expect(out.subarray(PURGATORY_HEADER_SIZE)).toEqual(blob.subarray(PURGATORY_HEADER_SIZE));
+    expect(out.subarray(0, PURGATORY_FIELDS.sha256)).toEqual(blob.subarray(0, PURGATORY_FIELDS.sha256));
+  });
+
+  it("refuses bad parameters", () => {
+    const blob = purgatoryBlob("x86_64");
+    expect(code(() => patchPurgatory(blob, { ...params(), sha256: new Uint8Array(31) }))).toBe("bad-argument");
+    expect(code(() => patchPurgatory(blob, params(17)))).toBe("bad-argument");
+    expect(code(() => patchPurgatory(blob, { ...params(), entry: 1n << 64n }))).toBe("bad-argument");
+    expect(code(() => patchPurgatory(blob, { ...params(), console: { kind: "ns16550", addr: 0n, shift: 32 } }))).toBe("bad-argument");
+  });
+
+  it("hostile blobs: every header field checked, with its offset", () => {
+    const blob = purgatoryBlob("riscv64");
+    const mut = (off: number, v: number) => {
+      const b = blob.slice();
+      b[off] = v;
+      return b;
+    };
+    const offsetOf = (b: Uint8Array) => {
+      try {
+        parsePurgatoryHeader(b);
+      } catch (e) {
+        return (e as KimageError).offset;
+      }
+      return undefined;
+    };
+    expect(code(() => parsePurgatoryHeader(blob.subarray(0, PURGATORY_HEADER_SIZE - 1)))).toBe("truncated");
+    expect(code(() => parsePurgatoryHeader(mut(0, 0x4c)))).toBe("bad-argument");
+    expect(code(() => parsePurgatoryHeader(mut(PURGATORY_FIELDS.version, 2)))).toBe("unsupported");
+    expect(offsetOf(mut(PURGATORY_FIELDS.header_size, 0x10))).toBe(PURGATORY_FIELDS.header_size);
+    expect(offsetOf(mut(PURGATORY_FIELDS.entry_offset + 3, 0xff))).toBe(PURGATORY_FIELDS.entry_offset);
+    expect(offsetOf(mut(PURGATORY_FIELDS.image_memsz + 7, 0xff))).toBe(PURGATORY_FIELDS.image_memsz);
+    const many = patchPurgatory(blob, params());
+    many[PURGATORY_FIELDS.nr_regions] = 17;
+    expect(code(() => readPurgatoryParameters(many))).toBe("bad-argument");
+    const kind = patchPurgatory(blob, params());
+    kind[PURGATORY_FIELDS.console_kind] = 9;
+    expect(code(() => readPurgatoryParameters(kind))).toBe("bad-argument");
+  });
+});
+
+/** A device tree with a stdout-path, as QEMU's virt boards write them. */
+function dtbWithConsole(kind: "pl011" | "ns16550" | "alias" | "virtio"): Uint8Array {
+  return firstKernelDtb({
+    ram: RAM,
+    edit: (fdt) => {
+      const soc = ensureNode(fdt, "/soc");
+      setU32(soc, "#address-cells", 2);
+      setU32(soc, "#size-cells", 2);
+      const node = ensureNode(fdt, kind === "pl011" ? "/soc/pl011@9000000" : "/soc/serial@10000000");
+      setProp(node, "compatible", stringListValue(kind === "pl011" ? ["arm,pl011", "arm,primecell"] : kind === "virtio" ? ["virtio,mmio"] : ["ns16550a"]));
+      setProp(node, "reg", new Uint8Array([...u64Value(kind === "pl011" ? 0x9000000n : 0x10000000n), ...u64Value(0x1000n)]));
+      if (kind !== "pl011") setU32(node, "reg-shift", 2);
+      const chosen = ensureNode(fdt, "/chosen");
+      if (kind === "alias") {
+        setString(ensureNode(fdt, "/aliases"), "serial0", "/soc/serial@10000000");
+        setString(chosen, "stdout-path", "serial0:115200n8");
+      } else setString(chosen, "stdout-path", kind === "pl011" ? "/soc/pl011@9000000" : "/soc/serial@10000000");
+    },
+  });
+}
+
+describe("purgatoryConsoleFromDtb", () => {
+  it("finds a PL011, an ns16550 (with reg-shift) and an alias; nothing for other devices", () => {
+    expect(purgatoryConsoleFromDtb(dtbWithConsole("pl011"))).toEqual({ kind: "pl011", addr: 0x9000000n });
+    expect(purgatoryConsoleFromDtb(dtbWithConsole("ns16550"))).toEqual({ kind: "ns16550", addr: 0x10000000n, shift: 2 });
+    expect(purgatoryConsoleFromDtb(dtbWithConsole("alias"))).toEqual({ kind: "ns16550", addr: 0x10000000n, shift: 2 });
+    expect(purgatoryConsoleFromDtb(dtbWithConsole("virtio"))).toBeUndefined();
+    expect(purgatoryConsoleFromDtb(firstKernelDtb({ ram: RAM }))).toBeUndefined();
+  });
+});
+
+async function arm64Plan(crash = false) {
+  const dtb = dtbWithConsole("pl011");
+  const memory = crash
+    ? memoryMap([
+        { start: RAM.start, size: RAM.size, type: "ram" },
+        { start: 0x60000000n, size: 0x4000000n, type: "crash" },
+      ])
+    : undefined;
+  const plan = await planArm64({
+    kernel: fakeArm64Image(8n << 20n),
+    initrd: new Uint8Array(5000).fill(7),
+    cmdline: "console=ttyAMA0",
+    dtb,
+    ...(memory ? { memory } : {}),
+    ...(crash ? { crash: { cpuNotes: [{ addr: 0x48000000n, size: 0x1000n }], vmcoreinfo: { addr: 0x48001000n, size: 0x1000n } } } : {}),
+  });
+  return { plan, dtb, memory };
+}
+
+describe("withPurgatory", () => {
+  it("adds the patched blob last, takes over entry.pc and keeps every other segment", async () => {
+    const { plan, dtb } = await arm64Plan();
+    const p = await withPurgatory(plan, { dtb });
+    expect(p.segments.slice(0, -1)).toEqual(plan.segments);
+    const seg = p.segments[p.segments.length - 1]!;
+    expect(seg.name).toBe("purgatory");
+    expect(seg.mem % 4096n).toBe(0n);
+    expect(seg.memsz).toBe((parsePurgatoryHeader(seg.bytes).image_memsz + 4095n) & ~4095n);
+    // top-down: the last pages of RAM
+    expect(seg.mem + seg.memsz).toBe(RAM.start + RAM.size);
+    expect(p.entry).toEqual({ pc: seg.mem + p.purgatory.entryOffset, registers: {} });
+    expect(p.purgatory.kernelEntry).toEqual(plan.entry);
+    const d = await planDigest(plan);
+    const got = readPurgatoryParameters(seg.bytes);
+    expect(Buffer.from(got.sha256).toString("hex")).toBe(d.hex);
+    expect(got.regions).toEqual(d.regions.map((r) => ({ start: r.start, len: r.len })));
+    expect([got.entry, got.arg0, got.arg1]).toEqual([plan.entry.pc, plan.entry.registers.x0, 0n]);
+    expect(got.console).toEqual({ kind: "pl011", addr: 0x9000000n, shift: 0 });
+    // The digest of the plan with its purgatory is the plan's: the purgatory segment is skipped.
+    expect((await planDigest(p)).hex).toBe(d.hex);
+  });
+
+  it("console: none, or an explicit one", async () => {
+    const { plan, dtb } = await arm64Plan();
+    const none = await withPurgatory(plan, { dtb, console: "none" });
+    expect(readPurgatoryParameters(none.segments.at(-1)!.bytes).console).toBeUndefined();
+    const mine = await withPurgatory(plan, { dtb, console: { kind: "ns16550", addr: 0x1000n, shift: 2 } });
+    expect(readPurgatoryParameters(mine.segments.at(-1)!.bytes).console).toEqual({ kind: "ns16550", addr: 0x1000n, shift: 2 });
+  });
+
+  it("a crash plan's purgatory goes in the crash region; kexec_load gets KEXEC_ON_CRASH", async () => {
+    const { plan, dtb, memory } = await arm64Plan(true);
+    const p = await withPurgatory(plan, { dtb, ...(memory ? { memory } : {}) });
+    const seg = p.segments.at(-1)!;
+    expect(seg.mem >= 0x60000000n && seg.mem + seg.memsz <= 0x64000000n).toBe(true);
+    const call = kexecLoadCall(p);
+    expect(call.flags).toBe(((183 << 16) | KEXEC_ON_CRASH) >>> 0);
+    expect(call.flagNames).toEqual(["KEXEC_ARCH_AARCH64", "KEXEC_ON_CRASH"]);
+  });
+
+  it("refuses a second purgatory and a plan with no map", async () => {
+    const { plan, dtb } = await arm64Plan();
+    const p = await withPurgatory(plan, { dtb });
+    expect(await rejectionCode(withPurgatory(p, { dtb }))).toBe("bad-argument");
+    expect(await rejectionCode(withPurgatory(plan, {}))).toBe("bad-argument");
+  });
+});
+
+describe("kexecLoadCall", () => {
+  it("the arguments of kexec_load(2): entry, nr_segments, segments, flags", async () => {
+    const { plan, dtb } = await arm64Plan();
+    const p = await withPurgatory(plan, { dtb });
+    const files = p.segments.map((_, i) => `seg-${i}.bin`);
+    const call = kexecLoadCall(p, files);
+    expect(call.entry).toBe(p.entry.pc);
+    expect(call.nr_segments).toBe(p.segments.length);
+    expect(call.flags).toBe(183 << 16);
+    expect(call.segments).toEqual(p.segments.map((s, i) => ({ name: s.name, file: files[i], bufsz: BigInt(s.bytes.length), mem: s.mem, memsz: s.memsz })));
+  });
+
+  it("refuses what sanity_check_segment_list refuses", async () => {
+    const { plan } = await arm64Plan();
+    const s = plan.segments[0]!;
+    expect(code(() => kexecLoadCall({ ...plan, segments: [{ ...s, mem: s.mem + 1n }] }))).toBe("bad-argument");
+    expect(code(() => kexecLoadCall({ ...plan, segments: [{ ...s, memsz: 0x1000n, bytes: new Uint8Array(0x1001) }] }))).toBe("bad-argument");
+    expect(code(() => kexecLoadCall({ ...plan, arch: "s390x" }))).toBe("unsupported");
+  });
+});
