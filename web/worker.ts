@@ -27,7 +27,7 @@ import { layerJson } from "../src/cli/render.js";
 import { archText, signatureLines } from "../src/cli/summary.js";
 import { jsonReplacer } from "../src/cli/json.js";
 import { planJson } from "../src/cli/plan-json.js";
-import { autoMode, MODE_RULES } from "../src/cli/verify-mode.js";
+import { autoMode, MODE_RULES, verdictJson } from "../src/cli/verify-mode.js";
 import type { HexResult, OpenResult, PlanResult, Request, Response } from "./protocol.js";
 
 interface WorkerScope {
@@ -148,18 +148,7 @@ async function verify(anchors: { der: Uint8Array }[], requested: string): Promis
   const mode = auto?.mode ?? (requested as PolicyMode);
   if (!(mode in MODE_RULES)) throw new Error(`unknown mode ${requested}`);
   const v = await verifyAuthenticode(bytes, { trust, mode, strict: true, allowSha1: false });
-  return json({
-    verdict: v.verdict,
-    reason: v.reason,
-    detail: v.detail,
-    mode: v.mode,
-    ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
-    strict: v.strict,
-    signatures: v.signatures,
-    findings: v.findings,
-    sbat: v.sbat ?? null,
-    rules: MODE_RULES[v.mode],
-  });
+  return json({ ...verdictJson(v, auto), rules: MODE_RULES[v.mode] });
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 
 import type { PolicyMode } from "../signature/policy.js";
+import type { AuthenticodeVerdict } from "../signature/verify.js";
 import { parsePe } from "../formats/pe/parse.js";
 import { classifyStub } from "../formats/pe/stub.js";
 import { probeUki } from "../formats/pe/uki/format.js";
@@ -35,4 +36,22 @@ export function autoMode(bytes: Uint8Array): { mode: PolicyMode; why: string } {
   }
   if (!stub && probeUki(bytes)) return { mode: "shim", why: "a unified kernel image (firmware and shim verify its envelope)" };
   return stub ? { mode: "kernel", why: `a Linux kernel (an EFI stub for ${stub})` } : { mode: "shim", why: "an EFI application that is not a Linux kernel" };
+}
+
+/**
+ * The JSON form of an Authenticode verdict (`verify --json`), with the mode
+ * `--mode auto` chose and why, when it chose.
+ */
+export function verdictJson(v: AuthenticodeVerdict, auto?: { why: string }): Record<string, unknown> {
+  return {
+    verdict: v.verdict,
+    reason: v.reason,
+    detail: v.detail,
+    mode: v.mode,
+    ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
+    strict: v.strict,
+    signatures: v.signatures,
+    findings: v.findings,
+    sbat: v.sbat ?? null,
+  };
 }

@@ -28,7 +28,7 @@ import { eachFile } from "./files.js";
 import { readInput } from "./io.js";
 import { toJson } from "./json.js";
 import { UsageError, type Command } from "./types.js";
-import { autoMode, MODE_RULES } from "./verify-mode.js";
+import { autoMode, MODE_RULES, verdictJson } from "./verify-mode.js";
 
 const MODES: readonly (PolicyMode | "auto")[] = ["auto", "kernel", "shim", "any", "all"];
 
@@ -124,15 +124,7 @@ export const verifyCommand: Command = {
         return {
           status: v.verdict === "valid" && (!wantParts || partsOk) ? 0 : 1,
           json: {
-            verdict: v.verdict,
-            reason: v.reason,
-            detail: v.detail,
-            mode: v.mode,
-            ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
-            strict: v.strict,
-            signatures: v.signatures,
-            findings: v.findings,
-            sbat: v.sbat ?? null,
+            ...verdictJson(v, auto),
             uki: {
               inner: u.inner.map((l) => ({ index: l.index, offset: l.offset, size: l.size, verdict: l.verdict.verdict, reason: l.verdict.reason, detail: l.verdict.detail, signatures: l.verdict.signatures })),
               findings: u.findings,
@@ -155,17 +147,7 @@ export const verifyCommand: Command = {
       const rules = `rules: ${MODE_RULES[v.mode]} [--mode ${v.mode}${auto ? `, chosen by --mode auto: ${auto.why}` : ""}]`;
       return {
         status: v.verdict === "valid" ? 0 : 1,
-        json: {
-          verdict: v.verdict,
-          reason: v.reason,
-          detail: v.detail,
-          mode: v.mode,
-          ...(auto ? { modeRequested: "auto", modeReason: auto.why } : {}),
-          strict: v.strict,
-          signatures: v.signatures,
-          findings: v.findings,
-          sbat: v.sbat ?? null,
-        },
+        json: verdictJson(v, auto),
         text: [...title, `verdict: ${v.verdict} (${v.reason}) in ${v.mode} mode${v.strict ? "" : ", not strict"}: ${v.detail}`, rules, ...v.signatures.flatMap((s) => row(s))].join("\n"),
       };
     });

@@ -27,10 +27,9 @@ import { withPurgatory, type PurgatoryPlan } from "../../src/plan/purgatory.js";
 import { bootQemu, dumpVirtDtb, haveQemu, tinyInitramfs, type LoaderBlob } from "../support/qemu.js";
 import { readBytes, requireReal } from "../support/real.js";
 import { bootRiscv, FW_JUMP, FW_JUMP_ADDR, FW_JUMP_FDT_ADDR, firmwareDtb, riscvTrampoline, RISCV_VIRT_RAM } from "../support/riscv.js";
-import { FW_BASE, bootX86, buildX86Firmware, haveBinutils } from "../support/x86-firmware.js";
+import { QEMU_PC_EXCLUDE, bootX86, buildX86Firmware, haveBinutils, qemuPcMemory } from "../support/x86-firmware.js";
 import { existsSync } from "node:fs";
 
-const MIB = 0x100000n;
 const BOOTED = /Run \/init as init process/;
 const STOP = /Kernel panic|Attempted to kill init|kimage purgatory: digest mismatch/;
 
@@ -71,14 +70,8 @@ function expectRefused(log: string): void {
 
 // ---- x86_64 ----
 const X86_MEM_MIB = 512;
-const X86_MEMORY = memoryMap([
-  { start: 0n, size: 0x9fc00n, type: "ram" },
-  { start: 0x9fc00n, size: 0x400n, type: "reserved" },
-  { start: 0xf0000n, size: 0x10000n, type: "reserved" },
-  { start: MIB, size: BigInt(X86_MEM_MIB) * MIB - MIB, type: "ram" },
-  { start: FW_BASE, size: 0x10000n, type: "reserved" },
-]);
-const X86_EXCLUDE: Range[] = [{ start: 0n, size: 0x10000n }];
+const X86_MEMORY = qemuPcMemory(X86_MEM_MIB);
+const X86_EXCLUDE = QEMU_PC_EXCLUDE;
 const amd64 = requireReal("trixie amd64 kernel", (f) => f.arch === "amd64" && f.kind === "kernel" && f.suite === "trixie" && !f.signedPackage);
 
 describe.skipIf(!haveQemu("x86_64") || !haveBinutils() || amd64.length === 0)("x86_64: kimage's purgatory checks the digest and enters the kernel", () => {

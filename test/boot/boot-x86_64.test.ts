@@ -11,11 +11,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { e820TypeName } from "../../src/plan/protocol/bootparams.js";
-import { memoryMap, type Range } from "../../src/plan/core/memory.js";
 import { planX86_64, type X86Entry32, type X86Plan } from "../../src/plan/arch/x86.js";
 import { haveQemu, tinyInitramfs } from "../support/qemu.js";
 import { readBytes, requireReal } from "../support/real.js";
-import { FW_BASE, bootX86, buildX86Firmware, haveBinutils } from "../support/x86-firmware.js";
+import { QEMU_PC_EXCLUDE, bootX86, buildX86Firmware, haveBinutils, qemuPcMemory } from "../support/x86-firmware.js";
 
 const MEM_MIB = 512;
 const MIB = 0x100000n;
@@ -24,15 +23,8 @@ const MIB = 0x100000n;
  * legacy ROM area reserved, RAM from 1 MiB to the end of `-m`, the firmware
  * ROM reserved at the top of 4 GiB.
  */
-const MEMORY = memoryMap([
-  { start: 0n, size: 0x9fc00n, type: "ram" },
-  { start: 0x9fc00n, size: 0x400n, type: "reserved" },
-  { start: 0xf0000n, size: 0x10000n, type: "reserved" },
-  { start: MIB, size: BigInt(MEM_MIB) * MIB - MIB, type: "ram" },
-  { start: FW_BASE, size: 0x10000n, type: "reserved" },
-]);
-/** The firmware's page tables (0x1000–0x6fff) and the real-mode IVT/BDA: no segment there. */
-const EXCLUDE: Range[] = [{ start: 0n, size: 0x10000n }];
+const MEMORY = qemuPcMemory(MEM_MIB);
+const EXCLUDE = QEMU_PC_EXCLUDE;
 
 const trixie = requireReal("trixie amd64 kernel", (f) => f.arch === "amd64" && f.kind === "kernel" && f.suite === "trixie" && !f.signedPackage);
 const bookworm = requireReal("bookworm amd64 kernel", (f) => f.arch === "amd64" && f.kind === "kernel" && f.suite === "bookworm" && !f.signedPackage);

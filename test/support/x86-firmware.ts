@@ -29,6 +29,7 @@
  * The firmware writes nothing else: no BIOS data area, no ACPI or MP tables,
  * no e820 (the kernel gets the plan's), and never touches the serial port.
  */
+import { memoryMap, type MemoryMap, type Range } from "../../src/plan/core/memory.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +40,25 @@ import { loaderArgs, runQemu } from "./qemu.js";
 export const FW_BASE = 0xffff0000n;
 /** The firmware's page tables (64-bit entry only): the plan must exclude them. */
 export const FW_PAGE_TABLES = { start: 0x1000n, size: 0x6000n };
+
+/**
+ * The memory map of QEMU's pc machine with `-m MIB` as the tiny firmware
+ * leaves it: low RAM below the EBDA, the BIOS area reserved, RAM from 1 MiB
+ * up, the firmware's ROM reserved at the top of 4 GiB.
+ */
+export function qemuPcMemory(mib: number): MemoryMap {
+  const MiB = 0x100000n;
+  return memoryMap([
+    { start: 0n, size: 0x9fc00n, type: "ram" },
+    { start: 0x9fc00n, size: 0x400n, type: "reserved" },
+    { start: 0xf0000n, size: 0x10000n, type: "reserved" },
+    { start: MiB, size: BigInt(mib) * MiB - MiB, type: "ram" },
+    { start: FW_BASE, size: 0x10000n, type: "reserved" },
+  ]);
+}
+
+/** The firmware's page tables (0x1000–0x6fff) and the real-mode IVT/BDA: no segment there. */
+export const QEMU_PC_EXCLUDE: Range[] = [{ start: 0n, size: 0x10000n }];
 
 /** How the firmware enters the kernel. */
 export interface X86FirmwareOptions {
