@@ -2,7 +2,8 @@
  * `kimage pcr11 FILE [--profile N] [--bank ALG]… [--dtbauto K] [--json]`:
  * predicts what systemd-stub measures into TPM PCR 11 when it boots the UKI
  * FILE (profile N, default 0), and the values after each systemd-pcrphase
- * phase. `--json` prints systemd-measure's own shape
+ * phase; a `.pcrsig` is checked against `.pcrpkey` and the prediction
+ * (text output). `--json` prints systemd-measure's own shape
  * (`{"sha256":[{"phase","pcr","hash"}…]}`), so the two compare directly.
  *
  * @module
@@ -13,6 +14,7 @@ import { parsePe } from "../formats/pe/parse.js";
 import { nodeHashProvider } from "../node/hash.js";
 import { effectiveSections } from "../uki/effective.js";
 import { measuredSections, predictPcr11, type Pcr11Section } from "../uki/pcr11.js";
+import { verifyPcrSig } from "../uki/pcrsig.js";
 import { readInput } from "./io.js";
 import { UsageError, type Command } from "./types.js";
 
@@ -69,6 +71,17 @@ export const pcr11Command: Command = {
     }
     for (const [bank, list] of Object.entries(prediction)) {
       for (const v of list) io.out(`11:${bank}=${v.hash}  ${v.phase}`);
+    }
+    // A .pcrsig is checked against .pcrpkey and against the values just predicted (on every bank).
+    const sig = sections.find((x) => x.name === ".pcrsig");
+    const key = sections.find((x) => x.name === ".pcrpkey");
+    if (sig && key) {
+      const full = banks.length ? await predictPcr11(sections, { hash: nodeHashProvider }) : prediction;
+      const v = await verifyPcrSig(sig.data, key.data, { prediction: full, hash: nodeHashProvider });
+      io.out(`pcrsig: ${v.verdict} (${v.entries.length} signature(s), key ${v.keyFingerprint})`);
+      for (const r of v.reasons) io.out(`  ${r}`);
+    } else if (sig) {
+      io.out("pcrsig: present, but no .pcrpkey to check it with");
     }
     return 0;
   },
