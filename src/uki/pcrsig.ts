@@ -147,7 +147,7 @@ export function readPcrPublicKey(bytes: Uint8Array): PcrPublicKey {
   const fail = (why: string, cause?: unknown): never => {
     throw new KimageError("pcrpkey-invalid", `.pcrpkey: ${why}`, { layer: UKI_LAYER, offset: -1, ...(cause !== undefined ? { cause } : {}) });
   };
-  let der = bytes;
+  let der: Uint8Array;
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === 0) end--;
   const text = new TextDecoder("latin1").decode(bytes.subarray(0, Math.min(end, 1 << 16)));
