@@ -157,7 +157,7 @@ describe.skipIf(!NEW_MEASURE)("sections systemd 252 does not know, against a new
     const s = [
       { name: ".profile", data: text("ID=a\n") },
       { name: ".sbat", data: text("sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\n") },
-      { name: ".uname", data: text("6.12.0-1-amd64") },
+      { name: ".uname", data: text("6.12.0-test") },
       { name: ".ucode", data: text("ucode") },
       { name: ".linux", data: text("kernel") },
       { name: ".cmdline", data: text("quiet") },
