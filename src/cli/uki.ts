@@ -2,7 +2,7 @@
  * `kimage uki build --stub STUB --linux KERNEL [--initrd FILE]… [--cmdline TEXT|@FILE]
  * [--os-release TEXT|@FILE] [--uname TEXT] [--sbat TEXT|@FILE]… [--devicetree FILE]
  * [--devicetree-auto FILE]… [--splash FILE] [--pcrpkey FILE] [--microcode FILE]
- * [--key KEY --cert CERT] -o OUT`: builds a unified kernel image as ukify
+ * [--profile TEXT|@FILE] [--join-profile PE]… [--key KEY --cert CERT] -o OUT`: builds a unified kernel image as ukify
  * lays it out (option names as ukify's), optionally signed with Authenticode.
  *
  * @module
@@ -29,7 +29,7 @@ async function readKey(path: string): Promise<Uint8Array | string> {
 /** The uki command (one action: build). */
 export const ukiCommand: Command = {
   name: "uki",
-  usage: "uki build --stub STUB --linux KERNEL [--initrd FILE]… [--cmdline TEXT|@FILE] [--os-release TEXT|@FILE] [--uname TEXT] [--key KEY --cert CERT] -o OUT",
+  usage: "uki build --stub STUB [--linux KERNEL] [--initrd FILE]… [--cmdline TEXT|@FILE] [--os-release TEXT|@FILE] [--uname TEXT] [--profile TEXT|@FILE] [--join-profile PE]… [--key KEY --cert CERT] -o OUT",
   summary: "build a unified kernel image as ukify does",
   options: {
     stub: { type: "string" },
@@ -44,11 +44,13 @@ export const ukiCommand: Command = {
     splash: { type: "string" },
     pcrpkey: { type: "string" },
     microcode: { type: "string" },
+    profile: { type: "string" },
+    "join-profile": { type: "string", multiple: true },
     key: { type: "string" },
     cert: { type: "string", multiple: true },
     output: { type: "string", short: "o" },
   },
-  placeholders: { sbat: "TEXT|@FILE", devicetree: "FILE", "devicetree-auto": "FILE", splash: "BMP", pcrpkey: "PEM", microcode: "FILE" },
+  placeholders: { profile: "TEXT|@FILE", "join-profile": "PE", sbat: "TEXT|@FILE", devicetree: "FILE", "devicetree-auto": "FILE", splash: "BMP", pcrpkey: "PEM", microcode: "FILE" },
   optionHelp: {
     stub: "systemd-stub (linuxx64.efi.stub, linuxaa64.efi.stub), unsigned",
     linux: "the kernel (.linux)",
@@ -62,6 +64,8 @@ export const ukiCommand: Command = {
     splash: "a boot splash (.splash)",
     pcrpkey: "the public key of PCR signatures (.pcrpkey)",
     microcode: "a microcode initrd (.ucode)",
+    profile: "the .profile text (ID=…, TITLE=…); without --linux and --join-profile it builds a profile PE (use the addon stub)",
+    "join-profile": "a profile PE to join as the next profile (repeatable; the base profile is --profile, default ID=main)",
     key: "sign the UKI with this private key (as kimage sign)",
     cert: "the signer's certificate, then its chain",
     output: "where to write the UKI; - is standard output",
@@ -71,14 +75,17 @@ export const ukiCommand: Command = {
   async run({ io, values, positionals }) {
     if (positionals[0] !== "build") throw new UsageError(`uki: unknown action ${JSON.stringify(positionals[0])} (the action is build)`);
     if (!values.stub) throw new UsageError("uki build: --stub is required");
-    if (!values.linux) throw new UsageError("uki build: --linux is required");
+    if (!values.linux && !values.profile && !values.cmdline && !values.devicetree && !values.initrd) throw new UsageError("uki build: --linux is required (or, for an addon or profile PE, --profile, --cmdline, --devicetree or --initrd)");
     if (!values.output) throw new UsageError("uki build: -o OUT is required");
     const certs = (values.cert as string[] | undefined) ?? [];
     if (Boolean(values.key) !== certs.length > 0) throw new UsageError("uki build: --key and --cert go together");
     const str = (k: string) => values[k] as string | undefined;
     const list = (k: string) => (values[k] as string[] | undefined) ?? [];
     const file = async (k: string) => (str(k) !== undefined ? readInput(str(k) as string) : undefined);
-    const parts: UkiParts = { linux: await readInput(String(values.linux)) };
+    const parts: UkiParts = {};
+    if (values.linux) parts.linux = await readInput(String(values.linux));
+    if (str("profile") !== undefined) parts.profile = await textOrFile(str("profile") as string);
+    if (list("join-profile").length) parts.joinProfiles = await Promise.all(list("join-profile").map((p) => readInput(p)));
     if (str("cmdline") !== undefined) parts.cmdline = await textOrFile(str("cmdline") as string);
     if (str("os-release") !== undefined) parts.osrel = await textOrFile(str("os-release") as string);
     if (str("uname") !== undefined) parts.uname = new TextEncoder().encode(str("uname"));

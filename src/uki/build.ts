@@ -41,10 +41,32 @@ export const SBAT_HEADER = "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot
 /** ukify's default SBAT text for a UKI (`STUB_SBAT`). */
 export const UKI_SBAT = `${SBAT_HEADER}\nuki,1,UKI,uki,1,https://uapi-group.org/specifications/specs/unified_kernel_image/\n`;
 
+/** ukify's default SBAT text for an addon or profile PE built without a kernel (`ADDON_SBAT`). */
+export const ADDON_SBAT = `${SBAT_HEADER}\nuki-addon,1,UKI Addon,addon,1,https://www.freedesktop.org/software/systemd/man/latest/systemd-stub.html\n`;
+
+/** The sections ukify copies from a `--join-profile` PE (`to_import`; `.osrel` only when the UKI has one). */
+export const PROFILE_IMPORTS = [".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".profile"] as const;
+
 /** The parts of a UKI; each present one becomes a section. */
 export interface UkiParts {
-  /** The kernel (`.linux`). */
-  linux: Uint8Array;
+  /**
+   * The kernel (`.linux`). Absent: an addon or a profile PE (built on the
+   * addon stub), with ukify's addon SBAT and no stub SBAT merged in.
+   */
+  linux?: Uint8Array;
+  /**
+   * The `.profile` text (ID=…, TITLE=…). Without `joinProfiles` it is the
+   * first section (a profile PE); with them, the base profile's, after
+   * `.sbat` ("has to be the last one so that everything before it is shared
+   * between profiles").
+   */
+  profile?: Uint8Array;
+  /**
+   * Profile PEs (built with `profile` and no kernel), joined in order: their
+   * `.profile` and the sections ukify imports ({@link PROFILE_IMPORTS}). With
+   * them and no `profile`, the base profile is `ID=main` as in ukify.
+   */
+  joinProfiles?: readonly Uint8Array[];
   /** os-release text (`.osrel`). */
   osrel?: Uint8Array;
   /** Kernel command line (`.cmdline`). */
@@ -95,8 +117,8 @@ function peSbatLines(pe: PeFile): string[] {
  * kernel's, then the given texts' (each without its own header), joined by
  * newlines, then "\n\0".
  */
-export function mergeSbat(stub: PeFile, linux: PeFile | null, texts: readonly string[]): Uint8Array {
-  const lines = [...peSbatLines(stub), ...(linux ? peSbatLines(linux) : [])];
+export function mergeSbat(stub: PeFile | null, linux: PeFile | null, texts: readonly string[]): Uint8Array {
+  const lines = [...(stub ? peSbatLines(stub) : []), ...(linux ? peSbatLines(linux) : [])];
   for (const t of texts) {
     const l = t.split(/\r?\n/);
     if (l.at(-1) === "") l.pop(); // Python's splitlines(): no empty last line
@@ -117,6 +139,25 @@ export function joinInitrds(initrds: readonly Uint8Array[]): Uint8Array | undefi
     at += roundUp(i.length, 4);
   }
   return out;
+}
+
+/**
+ * The sections ukify copies from a profile PE, in its table order, each
+ * `min(VirtualSize, SizeOfRawData)` bytes (`pe_section_size`); the first of
+ * them must be its only `.profile` ("Expected .profile section as first
+ * valid section in PE profile binary").
+ */
+function profileImports(bytes: Uint8Array, index: number, withOsrel: boolean): Array<[string, Uint8Array]> {
+  const pe = parsePe(bytes);
+  const names = PROFILE_IMPORTS.filter((n) => withOsrel || n !== ".osrel") as readonly string[];
+  const wanted = pe.sections.filter((s) => names.includes(s.ShortName));
+  if (wanted.length === 0) bad(`profile PE ${index}: no section a profile carries (${names.join(" ")})`);
+  if (wanted[0]?.ShortName !== ".profile") bad(`profile PE ${index}: its first section of those is ${wanted[0]?.ShortName}, not .profile (build it with a .profile and no kernel)`);
+  if (wanted.filter((s) => s.ShortName === ".profile").length > 1) bad(`profile PE ${index} has more than one .profile`);
+  return wanted.map((s): [string, Uint8Array] => {
+    const n = Math.min(s.VirtualSize, s.SizeOfRawData);
+    return [s.ShortName, bytes.subarray(s.PointerToRawData, s.PointerToRawData + n)];
+  });
 }
 
 /** One section of the image being built. */
@@ -201,14 +242,19 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
   const nOriginal = secs.length;
 
   let linuxPe: PeFile | null = null;
-  if (probePe(parts.linux)) {
+  if (parts.linux && probePe(parts.linux)) {
     try {
       linuxPe = parsePe(parts.linux);
     } catch {
       linuxPe = null; // ukify: "is not a valid PE, ignoring"
     }
   }
-  const list: Array<[string, Uint8Array | undefined]> = [
+  const joins = parts.joinProfiles ?? [];
+  const profile = parts.profile ?? (joins.length > 0 ? new TextEncoder().encode("ID=main") : undefined);
+  const list: Array<[string, Uint8Array | undefined]> = [];
+  // "If we're building a PE profile binary, the .profile section has to be the first one."
+  if (profile && joins.length === 0) list.push([".profile", profile]);
+  list.push(
     [".osrel", parts.osrel],
     [".cmdline", parts.cmdline],
     [".dtb", parts.dtb],
@@ -220,8 +266,13 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
     [".linux", parts.linux],
     [".initrd", joinInitrds(parts.initrd ?? [])],
     [".ucode", parts.ucode],
-  ];
-  if (parts.sbat !== null) list.push([".sbat", mergeSbat(pe, linuxPe, parts.sbat ?? [UKI_SBAT])]);
+  );
+  // "Don't add a sbat section to profile PE binaries."; addons get ukify's addon SBAT, without the stub's.
+  if (parts.sbat !== null && (joins.length > 0 || !profile)) {
+    list.push([".sbat", parts.linux ? mergeSbat(pe, linuxPe, parts.sbat ?? [UKI_SBAT]) : mergeSbat(null, null, parts.sbat ?? [ADDON_SBAT])]);
+  }
+  if (profile && joins.length > 0) list.push([".profile", profile]);
+  for (const [i, join] of joins.entries()) list.push(...profileImports(join, i, parts.osrel !== undefined));
 
   // Appended raw data, in order, after the (aligned) stub.
   const tail: Array<{ at: number; bytes: Uint8Array }> = [];

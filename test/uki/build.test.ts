@@ -15,6 +15,7 @@ import { main, type CliIo } from "../../src/cli.js";
 import { parsePe } from "../../src/formats/pe/parse.js";
 import { buildUki, UKI_SBAT } from "../../src/uki/build.js";
 import { effectiveSections } from "../../src/uki/effective.js";
+import { isUnifiedSection } from "../../src/uki/sections.js";
 import { runQemu, tinyInitramfs } from "../support/qemu.js";
 import { haveTool, readBytes, realFixtures, requireReal } from "../support/real.js";
 
@@ -24,7 +25,7 @@ const toolsDir = process.env.KIMAGE_UKI_TOOLS;
 
 function tool(re: RegExp, what: string): string | undefined {
   if (toolsDir) {
-    for (const p of ["usr/lib/systemd/ukify", "usr/lib/systemd/boot/efi/linuxx64.efi.stub", "usr/lib/systemd/boot/efi/linuxaa64.efi.stub"]) {
+    for (const p of ["usr/lib/systemd/ukify", "usr/lib/systemd/boot/efi/linuxx64.efi.stub", "usr/lib/systemd/boot/efi/linuxaa64.efi.stub", "usr/lib/systemd/boot/efi/addonx64.efi.stub"]) {
       if (re.test(`/${p}`) && existsSync(join(toolsDir, p))) return join(toolsDir, p);
     }
   }
@@ -33,6 +34,7 @@ function tool(re: RegExp, what: string): string | undefined {
 const ukify = tool(/\/ukify$/, "ukify (systemd-ukify)");
 const stubX64 = tool(/linuxx64\.efi\.stub$/, "systemd-stub amd64 (systemd-boot-efi)");
 const stubAa64 = tool(/linuxaa64\.efi\.stub$/, "systemd-stub arm64 (systemd-boot-efi)");
+const addonX64 = tool(/addonx64\.efi\.stub$/, "systemd-stub amd64 addon stub (systemd-boot-efi)");
 const kernel = (arch: string) => requireReal(`trixie ${arch} kernel`, (f) => f.kind === "kernel" && f.arch === arch && f.suite === "trixie" && !f.signedPackage && !f.path.includes("16k"))[0];
 const dtb = requireReal("arm64 device tree", (f) => f.kind === "dtb" && f.arch === "arm64")[0];
 // Debian's python3 with python3-pefile (not whatever python3 comes first in PATH).
@@ -94,6 +96,42 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
       expect(initrd.subarray(initrd.length - 3)).toEqual(new Uint8Array(3));
     });
   }
+
+  it("two profiles (profile PEs on the addon stub, joined): the same bytes as ukify; each profile's effective set", async () => {
+    const k = kernel("amd64");
+    if (!k || !stubX64 || !addonX64) return;
+    const profiles = [
+      ["ID=one\nTITLE=Profile one", "console=ttyS0 one"],
+      ["ID=two\nTITLE=Profile two", "console=ttyS0 two"],
+    ];
+    const pes: string[] = [];
+    for (const [i, [profile, cmdline]] of profiles.entries()) {
+      const theirs = join(dir, `ukify-p${i}.efi`);
+      const ours = join(dir, `kimage-p${i}.efi`);
+      runUkify(["build", `--stub=${addonX64}`, `--profile=${profile}`, `--cmdline=${cmdline}`, `--output=${theirs}`]);
+      const r = await cli("uki", "build", "--stub", addonX64 ?? "", "--profile", profile ?? "", "--cmdline", cmdline ?? "", "-o", ours);
+      expect(r.code, r.err).toBe(0);
+      expect(Buffer.compare(readBytes(ours), readBytes(theirs))).toBe(0);
+      pes.push(ours);
+    }
+    const common = [`--linux=${k.abs}`, "--cmdline=console=ttyS0 base", `--os-release=@${osrel}`, "--uname=6.12.0-test", "--profile=ID=main\nTITLE=Base", ...pes.map((p) => `--join-profile=${p}`)];
+    runUkify(["build", `--stub=${stubX64}`, ...common, `--output=${join(dir, "ukify-multi.efi")}`]);
+    const r = await cli("uki", "build", `--stub=${stubX64}`, ...common, "-o", join(dir, "kimage-multi.efi"));
+    expect(r.code, r.err).toBe(0);
+    const ours = readBytes(join(dir, "kimage-multi.efi"));
+    expect(Buffer.compare(ours, readBytes(join(dir, "ukify-multi.efi")))).toBe(0);
+    const pe = parsePe(ours);
+    const cmdline = (p: number) => new TextDecoder().decode(effectiveSections(pe, p).sections.find((s) => s.name === ".cmdline")?.data);
+    const profileText = (p: number) => new TextDecoder().decode(effectiveSections(pe, p).sections.find((s) => s.name === ".profile")?.data);
+    expect([0, 1, 2].map(cmdline)).toEqual(["console=ttyS0 base", "console=ttyS0 one", "console=ttyS0 two"]);
+    expect([0, 1, 2].map(profileText)).toEqual(["ID=main\nTITLE=Base", "ID=one\nTITLE=Profile one", "ID=two\nTITLE=Profile two"]);
+    expect(effectiveSections(pe, 2).sections.map((s) => s.name).filter(isUnifiedSection)).toEqual([".sbat", ".osrel", ".uname", ".linux", ".profile", ".cmdline"]);
+    const p1 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "1", "--json");
+    const p2 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "2", "--json");
+    expect(p1.code, p1.err).toBe(0);
+    expect(p1.out).not.toBe(p2.out);
+    expect((await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "3")).err).toMatch(/uki-no-profile/);
+  });
 
   it("signed with --key/--cert: sbverify --cert accepts it", async () => {
     const k = kernel("amd64");
