@@ -52,6 +52,27 @@ function runUkify(args: string[]): string {
   return r.stdout;
 }
 
+/**
+ * With KIMAGE_SYSTEMD_MEASURE_NEW (a systemd-measure that knows .uname, .sbat
+ * and .profile, e.g. trixie's 257), `kimage pcr11 --json` on a UKI must equal
+ * it on the profile's sections; without it, nothing is compared.
+ */
+async function checkPcr11AgainstNewMeasure(file: string, profile: number): Promise<void> {
+  const tool = process.env.KIMAGE_SYSTEMD_MEASURE_NEW;
+  if (!tool) return;
+  const args = ["calculate", "--json=short"];
+  for (const s of effectiveSections(parsePe(readBytes(file)), profile).sections) {
+    if (![".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey", ".profile"].includes(s.name)) continue;
+    const p = join(dir, `measure-${profile}${s.name}`);
+    writeFileSync(p, s.data);
+    args.push(`--${s.name.slice(1)}=${p}`);
+  }
+  const theirs = spawnSync(tool, args, { encoding: "utf8" });
+  expect(theirs.status, theirs.stderr).toBe(0);
+  const ours = await cli("pcr11", file, "--profile", String(profile), "--json");
+  expect(JSON.parse(ours.out)).toEqual(JSON.parse(theirs.stdout));
+}
+
 async function cli(...args: string[]): Promise<{ code: number; err: string; out: string }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -86,6 +107,7 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
       const theirs = readBytes(join(dir, `ukify-${c.arch}.efi`));
       expect(ours.length).toBe(theirs.length);
       expect(Buffer.compare(ours, theirs)).toBe(0);
+      await checkPcr11AgainstNewMeasure(join(dir, `ukify-${c.arch}.efi`), 0);
       const inspected = JSON.parse(runUkify(["inspect", join(dir, `kimage-${c.arch}.efi`), "--json=short"])) as Record<string, { size: number; text?: string }>;
       expect(Object.keys(inspected)).toEqual(expect.arrayContaining([".linux", ".initrd", ".cmdline", ".osrel", ".uname", ".sbat", ".pcrpkey"]));
       expect(inspected[".cmdline"]?.text).toBe("console=ttyS0 quiet");
@@ -126,6 +148,7 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
     expect([0, 1, 2].map(cmdline)).toEqual(["console=ttyS0 base", "console=ttyS0 one", "console=ttyS0 two"]);
     expect([0, 1, 2].map(profileText)).toEqual(["ID=main\nTITLE=Base", "ID=one\nTITLE=Profile one", "ID=two\nTITLE=Profile two"]);
     expect(effectiveSections(pe, 2).sections.map((s) => s.name).filter(isUnifiedSection)).toEqual([".sbat", ".osrel", ".uname", ".linux", ".profile", ".cmdline"]);
+    for (const p of [0, 1, 2]) await checkPcr11AgainstNewMeasure(join(dir, "ukify-multi.efi"), p);
     const p1 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "1", "--json");
     const p2 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "2", "--json");
     expect(p1.code, p1.err).toBe(0);
