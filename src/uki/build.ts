@@ -191,7 +191,9 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
   const o = pe.layout.optionalHeader;
   const fa = pe.optional.FileAlignment;
   const sa = pe.optional.SectionAlignment;
-  if (fa === 0 || sa === 0 || (fa & (fa - 1)) !== 0 || (sa & (sa - 1)) !== 0) bad(`the stub's FileAlignment 0x${fa.toString(16)} / SectionAlignment 0x${sa.toString(16)} are not powers of two`, o + 32);
+  // PE spec, FileAlignment: "The value should be a power of 2 between 512 and 64 K"; kimage allows
+  // smaller powers of two but never more (the padding it would write grows with it).
+  if (fa === 0 || sa === 0 || (fa & (fa - 1)) !== 0 || (sa & (sa - 1)) !== 0 || fa > 0x10000) bad(`the stub's FileAlignment 0x${fa.toString(16)} / SectionAlignment 0x${sa.toString(16)} are not powers of two (FileAlignment at most 64 KiB)`, o + 32);
   let data = stub.slice();
   const view = () => new DataView(data.buffer, data.byteOffset, data.byteLength);
 
@@ -304,6 +306,7 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
       headerOffset,
       rest: new Uint8Array(12),
     };
+    if (sec.VirtualAddress + sec.VirtualSize > 0xffffffff || sec.PointerToRawData + sec.SizeOfRawData > 0xffffffff) bad(`section ${name} would end past 4 GiB (VirtualAddress 0x${sec.VirtualAddress.toString(16)}, file offset 0x${sec.PointerToRawData.toString(16)})`);
     secs.push(sec);
     tail.push({ at: sec.PointerToRawData, bytes });
     fileEnd = sec.PointerToRawData + sec.SizeOfRawData;

@@ -68,8 +68,16 @@ export function isMeasuredSection(name: string): boolean {
  */
 export const DEVICE_MATCHED_SECTIONS: readonly UnifiedSectionName[] = [".dtbauto", ".efifw"];
 
-/** The largest section kimage reads into memory (VirtualSize), 1 GiB. */
+/** The largest section kimage reads (VirtualSize), 1 GiB. */
 export const MAX_UKI_SECTION = 1 << 30;
+
+/**
+ * The most zero fill (VirtualSize beyond the raw data) kimage materialises
+ * for one section, 16 MiB: real UKIs have none (ukify sets VirtualSize to the
+ * data's length), and a bound keeps a hostile table from allocating
+ * gigabytes of zeros per section.
+ */
+export const MAX_UKI_ZERO_FILL = 16 << 20;
 
 /** The section header fields that say where a section's bytes are. */
 export interface SectionPlacement {
@@ -88,7 +96,8 @@ export interface SectionPlacement {
  *
  * @param image the whole PE file.
  * @param base absolute offset of `image[0]`, for error offsets.
- * @throws KimageError `limit` when VirtualSize is above {@link MAX_UKI_SECTION};
+ * @throws KimageError `limit` when VirtualSize is above {@link MAX_UKI_SECTION}
+ *   or the zero fill above {@link MAX_UKI_ZERO_FILL};
  *   `pe-section-out-of-bounds` when the raw bytes lie outside `image`.
  */
 export function sectionMemory(image: Uint8Array, s: SectionPlacement, base = 0): Uint8Array {
@@ -101,6 +110,9 @@ export function sectionMemory(image: Uint8Array, s: SectionPlacement, base = 0):
   }
   const raw = image.subarray(s.PointerToRawData, s.PointerToRawData + fromFile);
   if (fromFile === s.VirtualSize) return raw;
+  if (s.VirtualSize - fromFile > MAX_UKI_ZERO_FILL) {
+    throw new KimageError("limit", `a section's VirtualSize 0x${s.VirtualSize.toString(16)} exceeds its raw data by more than kimage's zero-fill limit of 0x${MAX_UKI_ZERO_FILL.toString(16)}`, { layer: UKI_LAYER, offset: base + s.PointerToRawData });
+  }
   const out = new Uint8Array(s.VirtualSize);
   out.set(raw);
   return out;

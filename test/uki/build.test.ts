@@ -190,6 +190,10 @@ describe.skipIf(!stubX64)("buildUki: refusals", () => {
     // Headers fill up: add sections until the header space is gone.
     // (.dtbauto is the one name ukify never swaps into an existing section.)
     expect(() => buildUki(stub, { linux: text("kernel"), dtbauto: Array.from({ length: 64 }, () => text("dtb")) })).toThrowError(/not enough header space/);
+    // A hostile FileAlignment (1 MiB) would pad every part to it: refused.
+    const wide = stub.slice();
+    new DataView(wide.buffer).setUint32(parsePe(stub).layout.optionalHeader + 36, 0x100000, true);
+    expect(() => buildUki(wide, parts)).toThrowError(expect.objectContaining({ code: "bad-argument" }) as Error);
   });
 });
 

@@ -145,6 +145,11 @@ describe.skipIf(kernels.length === 0 || !existsSync(MEASURE))("kimage pcr11 on a
     const h = await cli("pcr11", huge);
     expect(h.code).toBe(1);
     expect(h.err).toMatch(/limit/);
+    // 32 MiB of zero fill behind 1 byte: refused before allocating it.
+    const fill = writeUki("fill.efi", [{ name: ".linux", data: text("k"), virtualSize: 32 << 20 }]);
+    const f = await cli("pcr11", fill);
+    expect(f.code).toBe(1);
+    expect(f.err).toMatch(/limit .*zero-fill/);
     expect((await cli("pcr11", noLinux, "--bank", "md5")).code).toBe(2);
     expect((await cli("pcr11", noLinux, "--profile", "x")).code).toBe(2);
   });
