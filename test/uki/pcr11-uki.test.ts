@@ -138,6 +138,22 @@ describe.skipIf(kernels.length === 0 || !existsSync(MEASURE))("kimage pcr11 on a
     expect(none.err).toMatch(/uki-no-profile/);
   });
 
+  it(".dtbauto candidates are measured only when told which one the machine matched", async () => {
+    const { predictPcr11 } = await import("../../src/uki/pcr11.js");
+    const { nodeHashProvider } = await import("../../src/node/hash.js");
+    const p = writeUki("dtbauto.efi", [
+      { name: ".linux", data: text("kernel") },
+      { name: ".dtbauto", data: text("first device tree") },
+      { name: ".dtbauto", data: text("second device tree") },
+    ]);
+    const none = await cli("pcr11", p);
+    expect(none.out).toMatch(/not measured: 2 \.dtbauto\/\.efifw candidate/);
+    const second = await cli("pcr11", p, "--dtbauto", "1", "--json");
+    expect(JSON.parse(second.out)).toEqual(await predictPcr11([{ name: ".linux", data: text("kernel") }, { name: ".dtbauto", data: text("second device tree") }], { hash: nodeHashProvider }));
+    expect((await cli("pcr11", p, "--json")).out).toBe(JSON.stringify(await predictPcr11([{ name: ".linux", data: text("kernel") }], { hash: nodeHashProvider })));
+    expect((await cli("pcr11", p, "--dtbauto", "2")).code).toBe(2);
+  });
+
   it("hostile tables: no .linux, a VirtualSize of 4 GiB; usage errors", async () => {
     const noLinux = writeUki("nolinux.efi", [{ name: ".cmdline", data: text("x") }]);
     expect((await cli("pcr11", noLinux)).err).toMatch(/uki-no-linux/);
