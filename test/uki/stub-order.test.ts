@@ -4,12 +4,19 @@
 // This is the oracle for .dtbauto and .hwids, whose order trixie's
 // systemd-measure 257 gets swapped (its --dtbauto= data is measured under the
 // name ".hwids" and the reverse).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parsePe, type PeFile } from "../../src/formats/pe/parse.js";
 import { UNIFIED_SECTIONS } from "../../src/uki/sections.js";
 import { readBytes, requireReal } from "../support/real.js";
 
-const stubs = requireReal("systemd-stub (systemd-boot-efi)", (f) => /linux(x64|aa64)\.efi\.stub$/.test(f.path));
+// KIMAGE_UKI_TOOLS: a directory with systemd-boot-efi extracted (before the fixtures hold it).
+const toolsDir = process.env.KIMAGE_UKI_TOOLS;
+const local = toolsDir
+  ? ["linuxx64.efi.stub", "linuxaa64.efi.stub"].map((n) => join(toolsDir, "usr/lib/systemd/boot/efi", n)).filter((p) => existsSync(p)).map((abs) => ({ abs, suite: "local", arch: abs.includes("aa64") ? "arm64" : "amd64" }))
+  : [];
+const stubs = local.length ? local : requireReal("systemd-stub (systemd-boot-efi)", (f) => /linux(x64|aa64)\.efi\.stub$/.test(f.path));
 
 /** The NUL-terminated strings of the stub's `unified_sections[]`, in array order. */
 export function stubUnifiedSections(pe: PeFile): string[] {
