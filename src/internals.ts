@@ -82,4 +82,5 @@ export { profileSections, countProfiles, type ProfileRuleSection } from "./uki/p
 export { effectiveSections, type EffectiveSection, type EffectiveSections, type EffectiveSectionsOptions } from "./uki/effective.js";
 export { predictPcr11, measuredSections, PCR_KERNEL_BOOT, PCR_PHASE_WORDS, PCR_PHASES, type Pcr11Section, type Pcr11Value, type Pcr11Prediction, type PredictPcr11Options } from "./uki/pcr11.js";
 export { verifyPcrSig, parsePcrSig, pcrPolicyDigest, readPcrPublicKey, TPM_CC_POLICY_PCR, TPM_ALG, MAX_PCRSIG, type PcrSig, type PcrSigEntry, type PcrPublicKey, type PcrSigEntryCheck, type PcrSigVerdict, type VerifyPcrSigOptions } from "./uki/pcrsig.js";
-export { buildUki, mergeSbat, joinInitrds, SBAT_HEADER, UKI_SBAT, type UkiParts } from "./uki/build.js";
+export { buildUki, mergeSbat, joinInitrds, SBAT_HEADER, UKI_SBAT, ADDON_SBAT, PROFILE_IMPORTS, type UkiParts } from "./uki/build.js";
+export { guessUname } from "./uki/uname.js";

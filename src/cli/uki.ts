@@ -57,7 +57,7 @@ export const ukiCommand: Command = {
     initrd: "an initrd (.initrd; several are joined, each padded to 4 bytes)",
     cmdline: "the kernel command line (.cmdline)",
     "os-release": "os-release (.osrel)",
-    uname: "the kernel's uname -r (.uname)",
+    uname: "the kernel's uname -r (.uname); default: found in the kernel as ukify finds it",
     sbat: "SBAT text to add (.sbat; default ukify's uki line); merged with the stub's and the kernel's",
     devicetree: "a device tree (.dtb)",
     "devicetree-auto": "a device tree for automatic selection (.dtbauto)",

@@ -34,6 +34,7 @@ import { KimageError } from "../core/errors.js";
 import { parsePe, probePe, type PeFile } from "../formats/pe/parse.js";
 import { DLL_CHARACTERISTICS, FILE_CHARACTERISTICS, SECTION_CHARACTERISTICS, SECTION_HEADER_SIZE } from "../formats/pe/spec.js";
 import { UKI_LAYER } from "./sections.js";
+import { guessUname } from "./uname.js";
 
 /** The SBAT header line ukify writes first. */
 export const SBAT_HEADER = "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md";
@@ -77,8 +78,11 @@ export interface UkiParts {
   dtbauto?: readonly Uint8Array[];
   /** HWID table (`.hwids`). */
   hwids?: Uint8Array;
-  /** `uname -r` of the kernel (`.uname`). */
-  uname?: Uint8Array;
+  /**
+   * `uname -r` of the kernel (`.uname`). Absent: guessed from the kernel as
+   * ukify does ({@link guessUname}); null: none.
+   */
+  uname?: Uint8Array | null;
   /** Boot splash BMP (`.splash`). */
   splash?: Uint8Array;
   /** PEM public key for PCR signatures (`.pcrpkey`). */
@@ -252,6 +256,9 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
     }
   }
   const joins = parts.joinProfiles ?? [];
+  // make_uki: "if opts.uname is None and linux is not None: opts.uname = Uname.scrape(linux)".
+  const guessed = parts.uname === undefined && parts.linux ? guessUname(parts.linux) : null;
+  const uname = parts.uname ?? (guessed !== null ? new TextEncoder().encode(guessed) : undefined);
   const profile = parts.profile ?? (joins.length > 0 ? new TextEncoder().encode("ID=main") : undefined);
   const list: Array<[string, Uint8Array | undefined]> = [];
   // "If we're building a PE profile binary, the .profile section has to be the first one."
@@ -262,7 +269,7 @@ export function buildUki(stub: Uint8Array, parts: UkiParts): Uint8Array {
     [".dtb", parts.dtb],
     ...(parts.dtbauto ?? []).map((d): [string, Uint8Array] => [".dtbauto", d]),
     [".hwids", parts.hwids],
-    [".uname", parts.uname],
+    [".uname", uname],
     [".splash", parts.splash],
     [".pcrpkey", parts.pcrpkey],
     [".linux", parts.linux],

@@ -119,6 +119,21 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
     });
   }
 
+  it("without --uname both find the kernel's release the same way (x86 header, arm64 banner)", async () => {
+    for (const c of cases) {
+      const k = kernel(c.arch);
+      if (!k || !c.stub) continue;
+      // (ukify reads the host's /etc/os-release when none is given; kimage takes host facts as arguments only.)
+      runUkify(["build", `--stub=${c.stub}`, `--linux=${k.abs}`, "--cmdline=quiet", `--os-release=@${osrel}`, `--output=${join(dir, `ukify-nouname-${c.arch}.efi`)}`]);
+      const r = await cli("uki", "build", `--stub=${c.stub}`, `--linux=${k.abs}`, "--cmdline=quiet", `--os-release=@${osrel}`, "-o", join(dir, `kimage-nouname-${c.arch}.efi`));
+      expect(r.code, r.err).toBe(0);
+      const ours = readBytes(join(dir, `kimage-nouname-${c.arch}.efi`));
+      expect(Buffer.compare(ours, readBytes(join(dir, `ukify-nouname-${c.arch}.efi`)))).toBe(0);
+      const uname = effectiveSections(parsePe(ours)).sections.find((s) => s.name === ".uname");
+      expect(new TextDecoder().decode(uname?.data)).toMatch(/^\d+\.\d+/);
+    }
+  });
+
   it("two profiles (profile PEs on the addon stub, joined): the same bytes as ukify; each profile's effective set", async () => {
     const k = kernel("amd64");
     if (!k || !stubX64 || !addonX64) return;
