@@ -134,7 +134,7 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
     }
   });
 
-  it("two profiles (profile PEs on the addon stub, joined): the same bytes as ukify; each profile's effective set", async () => {
+  it("an addon, and two profiles (profile PEs on the addon stub, joined): the same bytes as ukify; each profile's effective set", async () => {
     const k = kernel("amd64");
     if (!k || !stubX64 || !addonX64) return;
     const profiles = [
@@ -151,6 +151,10 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
       expect(Buffer.compare(readBytes(ours), readBytes(theirs))).toBe(0);
       pes.push(ours);
     }
+    // A .cmdline addon (no kernel, no profile): ukify's addon SBAT, nothing from the stub's.
+    runUkify(["build", `--stub=${addonX64}`, "--cmdline=debug", `--output=${join(dir, "ukify-addon.efi")}`]);
+    expect((await cli("uki", "build", "--stub", addonX64 ?? "", "--cmdline", "debug", "-o", join(dir, "kimage-addon.efi"))).code).toBe(0);
+    expect(Buffer.compare(readBytes(join(dir, "kimage-addon.efi")), readBytes(join(dir, "ukify-addon.efi")))).toBe(0);
     const common = [`--linux=${k.abs}`, "--cmdline=console=ttyS0 base", `--os-release=@${osrel}`, "--uname=6.12.0-test", "--profile=ID=main\nTITLE=Base", ...pes.map((p) => `--join-profile=${p}`)];
     runUkify(["build", `--stub=${stubX64}`, ...common, `--output=${join(dir, "ukify-multi.efi")}`]);
     const r = await cli("uki", "build", `--stub=${stubX64}`, ...common, "-o", join(dir, "kimage-multi.efi"));
