@@ -29,7 +29,6 @@ dpkg -s binutils-multiarch >/dev/null 2>&1 || need+=(binutils-multiarch)
 command -v swtpm >/dev/null || need+=(swtpm)
 for lib in libtss2-esys-3.0.2-0 libtss2-tcti-swtpm0; do dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib"); done
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
-/usr/bin/python3 -c "import pefile" 2>/dev/null || need+=(python3-pefile) # ukify (trixie) runs on it
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   SUDO=""

@@ -12,7 +12,7 @@
 import { isHashAlgorithm, type HashAlgorithm } from "../hash/types.js";
 import { parsePe } from "../formats/pe/parse.js";
 import { nodeHashProvider } from "../node/hash.js";
-import { effectiveSections } from "../uki/effective.js";
+import { profileSectionSet } from "../uki/effective.js";
 import { measuredSections, predictPcr11, type Pcr11Section } from "../uki/pcr11.js";
 import { verifyPcrSig } from "../uki/pcrsig.js";
 import { readInput } from "./io.js";
@@ -53,7 +53,7 @@ export const pcr11Command: Command = {
       pick = Number(values.dtbauto);
     }
     const bytes = await readInput(positionals[0] as string);
-    const eff = effectiveSections(parsePe(bytes), profile);
+    const eff = profileSectionSet(parsePe(bytes), profile);
     const sections: Pcr11Section[] = [...eff.sections];
     if (pick !== undefined) {
       const c = eff.candidates[pick];

@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { main, type CliIo } from "../../src/cli.js";
 import { parsePe } from "../../src/formats/pe/parse.js";
 import { buildUki, UKI_SBAT } from "../../src/uki/build.js";
-import { effectiveSections } from "../../src/uki/effective.js";
+import { profileSectionSet } from "../../src/uki/effective.js";
 import { isUnifiedSection } from "../../src/uki/sections.js";
 import { runQemu, tinyInitramfs } from "../support/qemu.js";
 import { haveTool, readBytes, realFixtures, requireReal } from "../support/real.js";
@@ -61,7 +61,7 @@ async function checkPcr11AgainstNewMeasure(file: string, profile: number): Promi
   const tool = process.env.KIMAGE_SYSTEMD_MEASURE_NEW;
   if (!tool) return;
   const args = ["calculate", "--json=short"];
-  for (const s of effectiveSections(parsePe(readBytes(file)), profile).sections) {
+  for (const s of profileSectionSet(parsePe(readBytes(file)), profile).sections) {
     if (![".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat", ".pcrpkey", ".profile"].includes(s.name)) continue;
     const p = join(dir, `measure-${profile}${s.name}`);
     writeFileSync(p, s.data);
@@ -112,7 +112,7 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
       expect(Object.keys(inspected)).toEqual(expect.arrayContaining([".linux", ".initrd", ".cmdline", ".osrel", ".uname", ".sbat", ".pcrpkey"]));
       expect(inspected[".cmdline"]?.text).toBe("console=ttyS0 quiet");
       // The two initrds joined as ukify joins them, each padded to 4 bytes.
-      const eff = effectiveSections(parsePe(ours));
+      const eff = profileSectionSet(parsePe(ours));
       const initrd = eff.sections.find((s) => s.name === ".initrd")?.data ?? new Uint8Array();
       expect(initrd.length).toBe(Math.ceil(tinyInitramfs().length / 4) * 4 + 32);
       expect(initrd.subarray(initrd.length - 3)).toEqual(new Uint8Array(3));
@@ -129,7 +129,7 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
       expect(r.code, r.err).toBe(0);
       const ours = readBytes(join(dir, `kimage-nouname-${c.arch}.efi`));
       expect(Buffer.compare(ours, readBytes(join(dir, `ukify-nouname-${c.arch}.efi`)))).toBe(0);
-      const uname = effectiveSections(parsePe(ours)).sections.find((s) => s.name === ".uname");
+      const uname = profileSectionSet(parsePe(ours)).sections.find((s) => s.name === ".uname");
       expect(new TextDecoder().decode(uname?.data)).toMatch(/^\d+\.\d+/);
     }
   });
@@ -162,11 +162,11 @@ describe.skipIf(!ukify || !python)("kimage uki build equals ukify build", () => 
     const ours = readBytes(join(dir, "kimage-multi.efi"));
     expect(Buffer.compare(ours, readBytes(join(dir, "ukify-multi.efi")))).toBe(0);
     const pe = parsePe(ours);
-    const cmdline = (p: number) => new TextDecoder().decode(effectiveSections(pe, p).sections.find((s) => s.name === ".cmdline")?.data);
-    const profileText = (p: number) => new TextDecoder().decode(effectiveSections(pe, p).sections.find((s) => s.name === ".profile")?.data);
+    const cmdline = (p: number) => new TextDecoder().decode(profileSectionSet(pe, p).sections.find((s) => s.name === ".cmdline")?.data);
+    const profileText = (p: number) => new TextDecoder().decode(profileSectionSet(pe, p).sections.find((s) => s.name === ".profile")?.data);
     expect([0, 1, 2].map(cmdline)).toEqual(["console=ttyS0 base", "console=ttyS0 one", "console=ttyS0 two"]);
     expect([0, 1, 2].map(profileText)).toEqual(["ID=main\nTITLE=Base", "ID=one\nTITLE=Profile one", "ID=two\nTITLE=Profile two"]);
-    expect(effectiveSections(pe, 2).sections.map((s) => s.name).filter(isUnifiedSection)).toEqual([".sbat", ".osrel", ".uname", ".linux", ".profile", ".cmdline"]);
+    expect(profileSectionSet(pe, 2).sections.map((s) => s.name).filter(isUnifiedSection)).toEqual([".sbat", ".osrel", ".uname", ".linux", ".profile", ".cmdline"]);
     for (const p of [0, 1, 2]) await checkPcr11AgainstNewMeasure(join(dir, "ukify-multi.efi"), p);
     const p1 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "1", "--json");
     const p2 = await cli("pcr11", join(dir, "kimage-multi.efi"), "--profile", "2", "--json");
