@@ -5,7 +5,8 @@
 #     PE objdump, openssl), the native codecs (gzip, zstd, xz, lz4, lzop,
 #     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
 #     (arm, misc, x86) with OpenSBI for the boot tests; clang-14, lld-14 and
-#     llvm-14 for the purgatory rebuild (npm run purgatory -- --check);
+#     llvm-14 for the purgatory rebuild (npm run purgatory -- --check); for
+#     UKIs systemd-measure, swtpm with libtss2 (systemd-measure sign) and OVMF;
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
 set -uo pipefail
@@ -26,6 +27,12 @@ dpkg -s binutils-multiarch >/dev/null 2>&1 || need+=(binutils-multiarch)
 # ukify (trixie's, run from its extracted .deb by test/support/uki.ts) needs python3-pefile.
 dpkg -s python3-pefile >/dev/null 2>&1 || need+=(python3-pefile)
 [ -e /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin ] || need+=(opensbi)
+# UKIs (issue 14): systemd-measure (PCR 11 oracle), swtpm + tss2 for its `sign` (252 asks a TPM
+# for the policy digest), OVMF to boot a built UKI.
+[ -x /usr/lib/systemd/systemd-measure ] || need+=(systemd)
+command -v swtpm >/dev/null || need+=(swtpm)
+for lib in libtss2-esys-3.0.2-0 libtss2-tcti-swtpm0; do dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib"); done
+[ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   SUDO=""

@@ -25,7 +25,9 @@ import { digestCommand } from "./cli/digest.js";
 import { extractCommand } from "./cli/extract.js";
 import { inspectCommand } from "./cli/inspect.js";
 import { planCommand } from "./cli/plan.js";
+import { pcr11Command } from "./cli/pcr11.js";
 import { signCommand } from "./cli/sign.js";
+import { ukiCommand } from "./cli/uki.js";
 import { verifyCommand } from "./cli/verify.js";
 import { shouldColor } from "./cli/colour.js";
 import { createProgressBar, type ProgressBar } from "./cli/progress.js";
@@ -42,7 +44,7 @@ export { layerJson, renderTree } from "./cli/render.js";
 export const VERSION = "0.1.0";
 
 /** The commands, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [inspectCommand, digestCommand, verifyCommand, extractCommand, planCommand, signCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, digestCommand, verifyCommand, extractCommand, planCommand, signCommand, pcr11Command, ukiCommand];
 
 /** `kimage --help`. */
 export function usage(): string {

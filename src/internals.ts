@@ -87,3 +87,13 @@ export * from "./plan/protocol/purgatory.js";
 export { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./plan/protocol/purgatory-console.js";
 export { withPurgatory, PURGATORY_SEGMENT, type PurgatoryOptions, type PurgatoryInfo, type PurgatoryPlan } from "./plan/purgatory.js";
 export { kexecLoadCall, KEXEC_ON_CRASH, KEXEC_ARCH_MASK, KEXEC_ARCH, type KexecLoadCall, type KexecLoadSegment } from "./plan/kexec-load.js";
+
+// UKIs: PCR 11 prediction, .pcrsig, the profile rule, uki build (issue 14)
+// (UNIFIED_SECTIONS and isUnifiedSection are not exported from here: the uki layer's, src/formats/pe/uki/spec.ts, are the same list.)
+export { DEVICE_MATCHED_SECTIONS, MAX_UKI_SECTION, isMeasuredSection, sectionMemory, type SectionPlacement } from "./uki/sections.js";
+export { profileSections, countProfiles, type ProfileRuleSection } from "./uki/profiles.js";
+export { profileSectionSet, type ProfileSetSection, type ProfileSectionSet, type ProfileSectionSetOptions } from "./uki/effective.js";
+export { predictPcr11, measuredSections, PCR_KERNEL_BOOT, PCR_PHASE_WORDS, PCR_PHASES, type Pcr11Section, type Pcr11Value, type Pcr11Prediction, type PredictPcr11Options } from "./uki/pcr11.js";
+export { verifyPcrSig, parsePcrSig, pcrPolicyDigest, readPcrPublicKey, TPM_CC_POLICY_PCR, TPM_ALG, MAX_PCRSIG, type PcrSig, type PcrSigEntry, type PcrPublicKey, type PcrSigEntryCheck, type PcrSigVerdict, type VerifyPcrSigOptions } from "./uki/pcrsig.js";
+export { buildUki, mergeSbat, joinInitrds, SBAT_HEADER, UKI_SBAT, ADDON_SBAT, PROFILE_IMPORTS, type UkiParts } from "./uki/build.js";
+export { guessUname } from "./uki/uname.js";

@@ -135,6 +135,11 @@ export const ERROR_CODES = {
   "plan-elf-outside-ram": "a PT_LOAD segment of the ELF kernel does not lie inside one RAM region of the memory map",
   "plan-elf-excluded": "a PT_LOAD segment of the ELF kernel overlaps a range the caller excluded",
   "plan-elf-entry": "the ELF entry point lies in no PT_LOAD segment",
+  // UKIs: PCR 11, .pcrsig, uki build (issue 14)
+  "uki-no-profile": "the UKI has no profile with the requested number",
+  "uki-no-linux": "the UKI (or the chosen profile) has no .linux section",
+  "pcrsig-malformed": "the .pcrsig section is not the JSON systemd-measure writes (bank arrays of {pcrs, pkfp, pol, sig})",
+  "pcrpkey-invalid": "the .pcrpkey section is not a PEM or DER SubjectPublicKeyInfo of an RSA or named-curve EC key",
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES} for the meanings. */

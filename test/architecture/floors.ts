@@ -15,6 +15,7 @@ export const FLOORS: readonly (readonly [string, readonly string[]])[] = [
   ["formats", ["formats/"]],
   ["inspect", ["inspect/"]],
   ["signature", ["signature/"]],
+  ["uki", ["uki/"]],
   ["plan-core", ["plan/core/"]],
   ["plan-protocol", ["plan/protocol/"]],
   ["plan-arch", ["plan/arch/"]],
