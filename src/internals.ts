@@ -89,7 +89,7 @@ export { withPurgatory, PURGATORY_SEGMENT, type PurgatoryOptions, type Purgatory
 export { kexecLoadCall, KEXEC_ON_CRASH, KEXEC_ARCH_MASK, KEXEC_ARCH, type KexecLoadCall, type KexecLoadSegment } from "./plan/kexec-load.js";
 
 // UKIs: PCR 11 prediction, .pcrsig, the profile rule, uki build (issue 14)
-// (UNIFIED_SECTIONS and isUnifiedSection are not exported from here: the uki layer's, src/formats/pe/uki/spec.ts, are the same list.)
+// (src/uki/sections.ts re-exports the uki layer's UNIFIED_SECTIONS and isUnifiedSection from src/formats/pe/uki/spec.ts.)
 export { DEVICE_MATCHED_SECTIONS, MAX_UKI_SECTION, isMeasuredSection, sectionMemory, type SectionPlacement } from "./uki/sections.js";
 export { profileSections, countProfiles, type ProfileRuleSection } from "./uki/profiles.js";
 export { profileSectionSet, type ProfileSetSection, type ProfileSectionSet, type ProfileSectionSetOptions } from "./uki/effective.js";

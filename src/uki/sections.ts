@@ -12,43 +12,13 @@
 
 import { KimageError } from "../core/errors.js";
 
-/** Layer name used in this folder's errors. */
-export const UKI_LAYER = "uki";
-
-/**
- * The sections systemd-stub knows, in `UnifiedSection` order. uki.h: "This is
- * the canonical order in which we measure the sections into TPM PCR 11.
- * PLEASE DO NOT REORDER!" systemd 252 (bookworm) knew the first four, then
- * `.splash`, `.dtb`, `.pcrsig`, `.pcrpkey`; `.ucode`, `.uname`, `.sbat`,
- * `.profile`, `.dtbauto`, `.hwids` and `.efifw` were added later at the
- * positions listed here (systemd 257 and newer), so a UKI without them
- * measures the same in both.
- */
-export const UNIFIED_SECTIONS = [
-  ".linux",
-  ".osrel",
-  ".cmdline",
-  ".initrd",
-  ".ucode",
-  ".splash",
-  ".dtb",
-  ".uname",
-  ".sbat",
-  ".pcrsig",
-  ".pcrpkey",
-  ".profile",
-  ".dtbauto",
-  ".hwids",
-  ".efifw",
-] as const;
-
-/** A section name systemd-stub knows. */
-export type UnifiedSectionName = (typeof UNIFIED_SECTIONS)[number];
-
-/** True when `name` is one of {@link UNIFIED_SECTIONS}. */
-export function isUnifiedSection(name: string): name is UnifiedSectionName {
-  return (UNIFIED_SECTIONS as readonly string[]).includes(name);
-}
+// The names and their order are the uki layer's (src/formats/pe/uki/spec.ts): systemd-stub's
+// `UnifiedSection` enum. systemd 252 (bookworm) knew `.linux .osrel .cmdline .initrd`, then
+// `.splash .dtb .pcrsig .pcrpkey`; `.ucode`, `.uname`, `.sbat`, `.profile`, `.dtbauto`, `.hwids`
+// and `.efifw` were added later at the positions listed there (systemd 257 and newer), so a UKI
+// without them measures the same in both.
+import { isUnifiedSection, UKI_LAYER, type UnifiedSectionName } from "../formats/pe/uki/spec.js";
+export { UKI_LAYER, UNIFIED_SECTIONS, isUnifiedSection, type UnifiedSectionName } from "../formats/pe/uki/spec.js";
 
 /**
  * Whether systemd-stub measures a section into PCR 11. uki.h,
