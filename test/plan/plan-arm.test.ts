@@ -62,7 +62,7 @@ describe.skipIf(kernels.length === 0)("arm plan of the real Debian zImages", () 
   it("the plan table has the arm row, and it needs the device tree", async () => {
     const row = planTableRow("arm");
     expect(row?.layer).toBe("zimage");
-    expect(await rejectionCode(Promise.resolve().then(() => row!.plan({ kernel: readBytes(kernels[0]!.abs) })))).toBe("bad-argument");
+    expect(await rejectionCode(Promise.resolve().then((): Promise<unknown> => row!.plan({ kernel: readBytes(kernels[0]!.abs) })))).toBe("bad-argument");
     const p = await row!.plan({ kernel: readBytes(kernels[0]!.abs), dtb: dtb() });
     expect(p.segments.map((s) => s.name)).toEqual(["kernel", "dtb"]);
   });
