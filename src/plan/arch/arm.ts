@@ -193,7 +193,7 @@ export async function planArm(input: ArmPlanInput): Promise<ArmPlan> {
   const dtbMin = alignDown(initrdBase + initrdSize + page, page);
   const dseg = addBuffer(map, segments, { name: "dtb", bytes: dtb.bytes, bufAlign: page, bufMin: dtbMin, bufMax: ARM_ULONG_MAX, topDown: false }, opts);
   segments.push(dseg);
-  notes.push(`dtb at 0x${dseg.mem.toString(16)}: the lowest hole from 0x${dtbMin.toString(16)} (a buffer page above the initrd)`);
+  notes.push(`dtb at 0x${dseg.mem.toString(16)}: the lowest hole from 0x${dtbMin.toString(16)} (a buffer page above ${initrd ? "the initrd" : "the zImage's room"})`);
 
   const violations = checkSegments(segments, map, { pageSize: page });
   if (violations.length > 0) refuse(`internal: the plan breaks its invariants: ${violations.map((v) => v.message).join("; ")}`);
