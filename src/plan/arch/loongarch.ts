@@ -18,8 +18,12 @@
  *   then "initrd=0x%lx,0x%lx " (cmdline_add_initrd), then the caller's line;
  *   machine_kexec_prepare copies it to `KEXEC_CMDLINE_ADDR
  *   TO_CACHE(0x108000UL)` ("0x100000 ~ 0x200000 is safe"). The plan states
- *   it as a segment at that physical address, which is also where a
- *   kexec_load(2) loader's "kexec"-prefixed command-line segment is copied;
+ *   it as a segment at that physical address (COMMAND_LINE_SIZE bytes,
+ *   NUL-padded), which is also what the kexec_load(2) path reads: "Find the
+ *   command line", the segment whose buf starts with "kexec", copied to the
+ *   same address. Debian's loong64 kernels have no kexec_file (the sid
+ *   kernel carries no machine_kexec_file.c), so kexec_load with these
+ *   segments is their path;
  * - entry: "image->start = kernel_segment->mem + h->kernel_entry -
  *   text_offset;" and relocate_kernel.S hands over a0 = `efi_boot`, a1 =
  *   `cmdline_ptr`, a2 = `systable_ptr`, where machine_kexec_prepare took
@@ -135,8 +139,13 @@ export async function planLoongarch(input: LoongarchPlanInput): Promise<Loongarc
     const full = placed.cmdline;
     // "if (cmdline_len + cmdline_tmplen > COMMAND_LINE_SIZE) { "Appending command line exceeds COMMAND_LINE_SIZE" }"
     if (full.length + 1 > LOONGARCH_COMMAND_LINE_SIZE) refuse(`Appending command line exceeds COMMAND_LINE_SIZE: ${full.length + 1} bytes, at most ${LOONGARCH_COMMAND_LINE_SIZE}`);
-    const bytes = new TextEncoder().encode(`${full}\0`);
-    if (bytes.length !== full.length + 1) refuse("the command line is not ASCII: its byte length differs from its characters");
+    const text = new TextEncoder().encode(full);
+    if (text.length !== full.length) refuse("the command line is not ASCII: its byte length differs from its characters");
+    // kexec_load(2) path of machine_kexec_prepare: the segment whose buf starts with "kexec" is the command
+    // line, and "copy_from_user(cmdline_ptr, kimage->segment[i].buf, COMMAND_LINE_SIZE)" reads a whole
+    // COMMAND_LINE_SIZE: the segment carries that many bytes, NUL-padded.
+    const bytes = new Uint8Array(LOONGARCH_COMMAND_LINE_SIZE);
+    bytes.set(text);
     const cmd: Segment = { name: "cmdline", bytes, mem: LOONGARCH_KEXEC_CMDLINE_PHYS, memsz: page, align: page };
     segments.push(cmd);
     notes.push(`cmdline "${full}" at 0x${LOONGARCH_KEXEC_CMDLINE_PHYS.toString(16)} (KEXEC_CMDLINE_ADDR, inside the first 2 MiB the kernel keeps reserved), a1 = its cached-window address`);
