@@ -81,6 +81,27 @@ describe.skipIf(kernels.length === 0)("arm plan of the real Debian zImages", () 
     expect(await rejectionCode(planArm({ kernel: b, dtb: dtb() }))).toBe("plan-refused");
   });
 
+  it("no extension table: kexec-tools' \"maximum kernel compression ratio is 4\" and TEXT_OFFSET 0x8000", async () => {
+    const b = readBytes(kernels[0]!.abs).slice();
+    new DataView(b.buffer, b.byteOffset).setUint32(0x34, 0, true); // magic2 gone: no table, no tag
+    // no exclusion: with TEXT_OFFSET 0x8000 the decompressor writes from RAM + 0x4000 (its page directory)
+    const plan = await planArm({ kernel: b, initrd, dtb: dtb() });
+    const zi = parseZImage(b);
+    const len = BigInt(zi.end - zi.start) + ARM_ZIMAGE_STACK_MALLOC;
+    expect(plan.bootParams.image_size).toBe(len * 5n);
+    const kernel = segmentNamed(plan, "kernel");
+    expect(kernel.mem).toBe(RAM + ARM_TEXT_OFFSET);
+    expect(plan.bootParams.decompressedAt).toBe(kernel.mem);
+    expect(segmentNamed(plan, "initrd").mem).toBe(kernel.mem + up(len * 5n));
+  });
+
+  it("a hostile TEXT_OFFSET near 4 GiB: plan-no-hole, not a wrap", async () => {
+    const b = readBytes(kernels[0]!.abs).slice();
+    const at = parseZImage(b).tags[0]!.offset + 16;
+    new DataView(b.buffer, b.byteOffset).setUint32(at, 0xfffff000, true);
+    expect(await rejectionCode(planArm({ kernel: b, dtb: dtb() }))).toBe("plan-no-hole");
+  });
+
   it("not a kernel at all: unknown-format", async () => {
     expect(await rejectionCode(planArm({ kernel: new Uint8Array(4096), dtb: dtb() }))).toBe("unknown-format");
   });
