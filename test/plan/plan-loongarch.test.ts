@@ -76,4 +76,19 @@ describe.skipIf(kernels.length === 0)("LoongArch plan of the real Debian loong64
     new DataView(inner.buffer, inner.byteOffset).setBigUint64(0x10, 0n, true);
     expect(await rejectionCode(planLoongarch({ kernel: inner, memory: ram }))).toBe("plan-refused");
   });
+
+  it("hostile header values give a KimageError with a stable code, never a RangeError", async () => {
+    const base = (await innermostImage(bytes(), "loongarch-image")).bytes;
+    const cases: Array<[number, bigint, string]> = [
+      [0x10, 0xffffffffffffffffn, "plan-no-hole"], // kernel_asize 2^64-1
+      [0x18, 0xfffffffffff00000n, "plan-refused"], // text_offset past the entry
+      [0x08, 0xffffffffffffffffn, "plan-refused"], // kernel_entry outside the image
+      [0x10, 0x1000n, "plan-refused"], // kernel_asize below the file (bufsz > memsz)
+    ];
+    for (const [at, v, code] of cases) {
+      const b = base.slice();
+      new DataView(b.buffer, b.byteOffset).setBigUint64(at, v, true);
+      expect(await rejectionCode(planLoongarch({ kernel: b, memory: ram })), `0x${at.toString(16)} = 0x${v.toString(16)}`).toBe(code);
+    }
+  });
 });
