@@ -20,6 +20,7 @@ for pair in \
   dtc:device-tree-compiler cpio:cpio file:file xxd:xxd \
   chromium:chromium \
   qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86 \
+  qemu-system-arm:qemu-system-arm qemu-system-loongarch64:qemu-system-misc \
   clang-14:clang-14 ld.lld-14:lld-14 llvm-objcopy-14:llvm-14; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done

@@ -67,6 +67,8 @@ export { type CrashInput } from "./plan/protocol/kdump.js";
 export { editChosen, buildKexecDtb, type ChosenEdits } from "./plan/protocol/chosen.js";
 export { planArm64, MIN_KIMG_ALIGN, ARM64_ELFCOREHDR_ALIGN, type Arm64PlanInput, type Arm64CrashInput, type Arm64Plan, type Arm64BootParams } from "./plan/arch/arm64.js";
 export { planRiscv, RISCV_PMD_SIZE, RISCV_MAX_PLACEMENT_TRIES, type RiscvPlanInput, type RiscvPlan, type RiscvBootParams } from "./plan/arch/riscv.js";
+export { planArm, ARM_KERNEL, ARM_TEXT_OFFSET, ARM_ZIMAGE_STACK_MALLOC, ARM_ULONG_MAX, ARM_ZRELADDR_ALIGN, type ArmPlanInput, type ArmPlan, type ArmBootParams } from "./plan/arch/arm.js";
+export { planLoongarch, LOONGARCH_KERNEL, LOONGARCH_KEXEC_CMDLINE_PHYS, LOONGARCH_CACHE_BASE, LOONGARCH_COMMAND_LINE_SIZE, LOONGARCH_MAX_KERNEL_TRIES, type LoongarchPlanInput, type LoongarchPlan, type LoongarchBootParams } from "./plan/arch/loongarch.js";
 export { planElf, type ElfPlan, type ElfPlanArch, type ElfPlanInput, type ElfBootParams } from "./plan/arch/elf.js";
 export * from "./plan/core/crash.js";
 export { buildElfCoreHeaders, elfCoreHeaderSize, vmcoreinfoNoteSize, CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, ELF_CORE_HEADER_ALIGN, CORE_MACHINE, type CoreNoteRange, type ElfCoreInput } from "./plan/protocol/elfcore.js";

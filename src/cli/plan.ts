@@ -1,5 +1,5 @@
 /**
- * `kimage plan --arch arm64|riscv64|x86_64 --kernel FILE [--initrd FILE]
+ * `kimage plan --arch arm64|riscv64|x86_64|arm|loongarch64 --kernel FILE [--initrd FILE]
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
  * [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console

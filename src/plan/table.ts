@@ -15,6 +15,8 @@ import type { MemoryMap, Range } from "./core/memory.js";
 import type { Seed } from "./core/random.js";
 import type { AnyPlan } from "./core/types.js";
 import type { CrashInput } from "./protocol/kdump.js";
+import { ARM_KERNEL, planArm, type ArmPlan } from "./arch/arm.js";
+import { LOONGARCH_KERNEL, planLoongarch, type LoongarchPlan } from "./arch/loongarch.js";
 import { ARM64_KERNEL, planArm64, type Arm64Plan } from "./arch/arm64.js";
 import { planRiscv, RISCV_KERNEL, type RiscvPlan } from "./arch/riscv.js";
 import { planX86_64, X86_KERNEL, type X86Plan } from "./arch/x86.js";
@@ -112,8 +114,22 @@ const X86_ROW: PlanTableRow<X86Plan> = {
     }),
 };
 
+const ARM_ROW: PlanTableRow<ArmPlan> = {
+  arch: "arm",
+  layer: ARM_KERNEL.format,
+  needs: { input: "dtb", why: "the first kernel's device tree" },
+  plan: (r) => planArm({ ...r, dtb: need(r.dtb, "arm", "the first kernel's device tree") }),
+};
+
+const LOONGARCH_ROW: PlanTableRow<LoongarchPlan> = {
+  arch: "loongarch64",
+  layer: LOONGARCH_KERNEL.format,
+  needs: { input: "memory", why: "the first kernel's memory map" },
+  plan: (r) => planLoongarch({ ...r, memory: need(r.memory, "loongarch64", "a memory map") }),
+};
+
 /** The plan table, in `--arch` order. */
-export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW] as const;
+export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW, ARM_ROW, LOONGARCH_ROW] as const;
 
 /** A plan of one of the table's architectures, discriminated by `arch` (its `bootParams` typed per arch). */
 export type Plan = Awaited<ReturnType<(typeof PLAN_TABLE)[number]["plan"]>>;
