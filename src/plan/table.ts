@@ -19,6 +19,7 @@ import { ARM64_KERNEL, planArm64, type Arm64Plan } from "./arch/arm64.js";
 import { planRiscv, RISCV_KERNEL, type RiscvPlan } from "./arch/riscv.js";
 import { planX86_64, X86_KERNEL, type X86Plan } from "./arch/x86.js";
 import { planX86_64Crash, type X86CrashInput } from "./arch/x86-crash.js";
+import { planS390, S390_KERNEL, type S390Plan } from "./arch/s390.js";
 
 /** What a caller (the CLI) hands any row: the union of what the rows read. */
 export interface PlanRequest {
@@ -112,8 +113,15 @@ const X86_ROW: PlanTableRow<X86Plan> = {
     }),
 };
 
+const S390_ROW: PlanTableRow<S390Plan> = {
+  arch: "s390x",
+  layer: S390_KERNEL.format,
+  needs: { input: "memory", why: "its RAM, from 0" },
+  plan: (r) => planS390({ ...r, memory: need(r.memory, "s390x", "a memory map") }),
+};
+
 /** The plan table, in `--arch` order. */
-export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW] as const;
+export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW, S390_ROW] as const;
 
 /** A plan of one of the table's architectures, discriminated by `arch` (its `bootParams` typed per arch). */
 export type Plan = Awaited<ReturnType<(typeof PLAN_TABLE)[number]["plan"]>>;
