@@ -4,7 +4,7 @@
 #     against (pesign, osslsigncode, sbsigntool, binutils-multiarch for arm64
 #     PE objdump, openssl), the native codecs (gzip, zstd, xz, lz4, lzop,
 #     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
-#     (arm, misc, x86) with OpenSBI for the boot tests; clang-14, lld-14 and
+#     (arm, misc, x86, ppc) with OpenSBI for the boot tests; clang-14, lld-14 and
 #     llvm-14 for the purgatory rebuild (npm run purgatory -- --check);
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
@@ -19,6 +19,7 @@ for pair in \
   dtc:device-tree-compiler cpio:cpio file:file xxd:xxd \
   chromium:chromium \
   qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86 \
+  qemu-system-s390x:qemu-system-misc qemu-system-ppc64:qemu-system-ppc \
   clang-14:clang-14 ld.lld-14:lld-14 llvm-objcopy-14:llvm-14; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
