@@ -97,7 +97,7 @@ export const PPC64_PAGE_SIZE = 0x10000n;
  * initrd, the edited device tree; entry r3 = DT, r4 = kernel base, r5 = 0.
  *
  * @throws KimageError the ELF plan's errors (`plan-elf-*`), `plan-no-hole`
- *   when the initrd or the device tree does not fit below the RMA, or the
+ *   when the kernel, the initrd or the device tree does not fit below the RMA, or the
  *   device tree's parse errors.
  */
 export async function planPpc64(input: Ppc64PlanInput): Promise<Ppc64Plan> {
@@ -119,6 +119,12 @@ export async function planPpc64(input: Ppc64PlanInput): Promise<Ppc64Plan> {
     pageSize: page,
     rmaSize: rma,
   });
+  // The kernel's kbuf has ".buf_max = ppc64_rma_size" too: its PT_LOADs must end below the RMA (planElf already
+  // refuses an initrd that finds no room there, with the same code).
+  const kernelTop = elf.bootParams.kernelEnd;
+  if (kernelTop > rma) {
+    throw new KimageError("plan-no-hole", `kexec_locate_mem_hole (-EADDRNOTAVAIL): the kernel ends at ${hex(kernelTop)}, above ppc64_rma_size ${hex(rma)} (elf64_load's buf_max)`, { layer: PLAN_LAYER, offset: -1 });
+  }
   const notes = [...elf.notes.filter((n) => !n.startsWith("no DTB or purgatory"))];
   notes.push(`buffers stay below ppc64_rma_size ${hex(rma)}${input.rmaSize === undefined ? " (the first memory block, at most 1 GiB)" : ""}`);
   const segments: Segment[] = [...elf.segments];
