@@ -6,6 +6,7 @@
 #     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
 #     (arm, misc, x86, ppc) with OpenSBI for the boot tests; clang-14, lld-14 and
 #     llvm-14 for the purgatory rebuild (npm run purgatory -- --check);
+#     binutils-s390x-linux-gnu to link the s390x kexec helper (lld 14 has no s390x);
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
 set -uo pipefail
@@ -19,7 +20,7 @@ for pair in \
   dtc:device-tree-compiler cpio:cpio file:file xxd:xxd \
   chromium:chromium \
   qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86 \
-  qemu-system-s390x:qemu-system-misc qemu-system-ppc64:qemu-system-ppc \
+  qemu-system-s390x:qemu-system-misc qemu-system-ppc64:qemu-system-ppc s390x-linux-gnu-ld:binutils-s390x-linux-gnu \
   clang-14:clang-14 ld.lld-14:lld-14 llvm-objcopy-14:llvm-14; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done

@@ -15,7 +15,7 @@
  * `s390_ipl_prepare_cpu` after the device resets.)
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loaderArgs, runQemu, type BootResult, type LoaderBlob } from "./qemu.js";
@@ -65,5 +65,30 @@ export function bootQemuS390(o: { memMiB: number; blobs: LoaderBlob[]; entry: bi
   const bios = join(dir, "trampoline.elf");
   writeFileSync(bios, s390TrampolineElf(o.entry));
   const args = ["-M", "s390-ccw-virtio", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-bios", bios, ...loaderArgs(dir, o.blobs)];
+  return runQemu("qemu-system-s390x", args, o);
+}
+
+/**
+ * The kexec_load(2) helper (test/support/kexec-helper/helper.c) for s390x:
+ * clang-14 compiles it, binutils' s390x-linux-gnu-ld links it (lld 14 has no
+ * s390x target). Null when either is missing.
+ */
+export function buildS390Helper(): Uint8Array | null {
+  const ld = "/usr/bin/s390x-linux-gnu-ld";
+  if (spawnSync(ld, ["--version"], { stdio: "ignore" }).status !== 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), "kimage-helper-s390-"));
+  const out = join(dir, "init");
+  const src = new URL("./kexec-helper/helper.c", import.meta.url).pathname;
+  const r = spawnSync("clang-14", ["--target=s390x-linux-gnu", "-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror", `--ld-path=${ld}`, "-Wl,--build-id=none", "-o", out, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building the kexec helper for s390x failed: ${r.stderr}`);
+  return new Uint8Array(readFileSync(out));
+}
+
+/** Boots a first s390x kernel with QEMU's own loader (`-kernel`, `-initrd`, `-append`: not what is tested). */
+export function bootFirstS390(o: { kernel: string; initramfs: Uint8Array; cmdline: string; memMiB: number; timeoutMs: number; until?: RegExp }): Promise<BootResult> {
+  const dir = mkdtempSync(join(tmpdir(), "kimage-first-s390-"));
+  const initrd = join(dir, "initramfs.cpio");
+  writeFileSync(initrd, o.initramfs);
+  const args = ["-M", "s390-ccw-virtio", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-kernel", o.kernel, "-initrd", initrd, "-append", o.cmdline];
   return runQemu("qemu-system-s390x", args, o);
 }
