@@ -55,10 +55,15 @@ describe.skipIf(kernels.length === 0)("s390x plan", () => {
     expect(be64(kernel, 0x10408)).toBe(0n);
   });
 
-  it("without an initrd: zero initrd fields, one segment", async () => {
-    const plan = await planS390({ kernel: readBytes(path), cmdline: "x", memory });
+  it("without an initrd: zero initrd fields, one segment; without a command line: the image's own stays", async () => {
+    const kernel = readBytes(path);
+    const plan = await planS390({ kernel, cmdline: "x", memory });
     expect(plan.segments.map((s) => s.name)).toEqual(["kernel"]);
     expect(be64(plan.segments[0]?.bytes ?? new Uint8Array(), 0x10410)).toBe(0n);
+    const own = parseS390Image(kernel).parmarea?.command_line;
+    const kept = await planS390({ kernel, memory });
+    expect(kept.cmdline).toBe(own);
+    expect(parseS390Image(kept.segments[0]?.bytes ?? new Uint8Array()).parmarea?.command_line).toBe(own);
   });
 
   it("refuses a command line the parmarea cannot hold (cmdline_buf_len >= max_command_line_size)", async () => {

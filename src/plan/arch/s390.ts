@@ -188,16 +188,24 @@ export async function planS390(input: S390PlanInput): Promise<S390Plan> {
   const maxCmd = declared !== 0n ? declared : BigInt(LEGACY_COMMAND_LINE_SIZE);
   // "if (image->kernel_buf_len < minsize + max_command_line_size) goto out;"
   if (BigInt(file.length) < BigInt(minsize) + maxCmd) refuse(`kexec_file_add_components refuses the image (-EINVAL): ${file.length} bytes cannot hold a ${maxCmd}-byte command line at 0x${minsize.toString(16)}`);
-  const cmdline = input.cmdline ?? "";
-  const cmdBytes = new TextEncoder().encode(cmdline);
-  if (cmdBytes.includes(0)) throw new KimageError("bad-argument", "the command line contains a NUL byte", { layer: PLAN_LAYER, offset: -1 });
-  // cmdline_buf_len counts the NUL: "if (image->cmdline_buf_len >= max_command_line_size) goto out;"
-  if (BigInt(cmdBytes.length + 1) >= maxCmd) refuse(`kexec_file_add_components refuses the command line (-EINVAL): ${cmdBytes.length + 1} bytes with its NUL, the kernel takes less than ${maxCmd}`);
-  // "memcpy(data.parm->command_line, image->cmdline_buf, image->cmdline_buf_len);" — and the rest zeroed, as
-  // kexec-tools' "strncpy(dest, info->command_line, maxsize-1);" pads it, so no tail of the built-in line remains.
-  bytes.fill(0, COMMAND_LINE_OFFSET, COMMAND_LINE_OFFSET + Number(maxCmd));
-  bytes.set(cmdBytes, COMMAND_LINE_OFFSET);
-  notes.push(`command line written at 0x${COMMAND_LINE_OFFSET.toString(16)} (${cmdBytes.length + 1} of ${maxCmd} bytes${declared === 0n ? ", LEGACY_COMMAND_LINE_SIZE: the parmarea declares no max_command_line_size" : ""})`);
+  let cmdline: string;
+  if (input.cmdline === undefined) {
+    // No command line: "memcpy(data.parm->command_line, image->cmdline_buf, image->cmdline_buf_len);" copies
+    // nothing (and kexec-tools writes only "if (info->command_line)"), so the image's own line stays.
+    cmdline = image.header.parmarea?.command_line ?? "";
+    notes.push(`no command line given: the image's own stays in the parmarea (${JSON.stringify(cmdline)})`);
+  } else {
+    cmdline = input.cmdline;
+    const cmdBytes = new TextEncoder().encode(cmdline);
+    if (cmdBytes.includes(0)) throw new KimageError("bad-argument", "the command line contains a NUL byte", { layer: PLAN_LAYER, offset: -1 });
+    // cmdline_buf_len counts the NUL: "if (image->cmdline_buf_len >= max_command_line_size) goto out;"
+    if (BigInt(cmdBytes.length + 1) >= maxCmd) refuse(`kexec_file_add_components refuses the command line (-EINVAL): ${cmdBytes.length + 1} bytes with its NUL, the kernel takes less than ${maxCmd}`);
+    // "memcpy(data.parm->command_line, image->cmdline_buf, image->cmdline_buf_len);" — and the rest zeroed, as
+    // kexec-tools' "strncpy(dest, info->command_line, maxsize-1);" pads it, so no tail of the built-in line remains.
+    bytes.fill(0, COMMAND_LINE_OFFSET, COMMAND_LINE_OFFSET + Number(maxCmd));
+    bytes.set(cmdBytes, COMMAND_LINE_OFFSET);
+    notes.push(`command line written at 0x${COMMAND_LINE_OFFSET.toString(16)} (${cmdBytes.length + 1} of ${maxCmd} bytes${declared === 0n ? ", LEGACY_COMMAND_LINE_SIZE: the parmarea declares no max_command_line_size" : ""})`);
+  }
 
   // "buf.mem = 0; ... buf.memsz = buf.bufsz;" then kexec_add_buffer rounds memsz to the page.
   const kernel: Segment = { name: "kernel", bytes, mem: 0n, memsz: alignUpBig(BigInt(bytes.length), S390_PAGE_SIZE) };
