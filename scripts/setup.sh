@@ -4,9 +4,10 @@
 #     against (pesign, osslsigncode, sbsigntool, binutils-multiarch for arm64
 #     PE objdump, openssl), the native codecs (gzip, zstd, xz, lz4, lzop,
 #     bzip2), dtc, cpio, file, xxd, Chromium for the browser test, and QEMU
-#     (arm, misc, x86) with OpenSBI for the boot tests; clang-14, lld-14 and
-#     llvm-14 for the purgatory rebuild (npm run purgatory -- --check); for
-#     UKIs systemd-measure, swtpm with libtss2 (systemd-measure sign) and OVMF;
+#     (arm, misc, x86, ppc) with OpenSBI for the boot tests; clang-14, lld-14 and
+#     llvm-14 for the purgatory rebuild (npm run purgatory -- --check);
+#     binutils-s390x-linux-gnu to link the s390x kexec helper (lld 14 has no s390x);
+#     for UKIs systemd-measure, swtpm with libtss2 (systemd-measure sign) and OVMF;
 #  2. the real kernels and EFI binaries (npm run fixtures).
 # Needs root (or sudo) only when something must be installed.
 set -uo pipefail
@@ -21,6 +22,7 @@ for pair in \
   chromium:chromium \
   qemu-system-aarch64:qemu-system-arm qemu-system-riscv64:qemu-system-misc qemu-system-x86_64:qemu-system-x86 \
   qemu-system-arm:qemu-system-arm qemu-system-loongarch64:qemu-system-misc \
+  qemu-system-s390x:qemu-system-misc qemu-system-ppc64:qemu-system-ppc s390x-linux-gnu-ld:binutils-s390x-linux-gnu \
   clang-14:clang-14 ld.lld-14:lld-14 llvm-objcopy-14:llvm-14; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done

@@ -76,6 +76,8 @@ export * from "./plan/core/digest.js";
 export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, MIN_KERNEL_LOAD_ADDR, MIN_INITRD_LOAD_ADDR, X86_64_ENTRY_OFFSET, MAX_X86_PLACEMENT_TRIES, type X86PlanInput, type X86CrashHooks, type X86LoadFields, type X86Entry32, type X86Plan, type X86BootParams } from "./plan/arch/x86.js";
 export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
+export { planS390, S390_KERNEL, STARTUP_NORMAL_OFFSET, S390_RESTART_PSW_MASK, S390_PAGE_SIZE, PARMAREA_FIELDS, type S390PlanInput, type S390Plan, type S390BootParams, type S390SecureIpl, type S390SignatureInfo } from "./plan/arch/s390.js";
+export { planPpc64, PPC64_KERNEL, PPC64_RMA_CAP, PPC64_PAGE_SIZE, type Ppc64PlanInput, type Ppc64Plan, type Ppc64BootParams } from "./plan/arch/ppc64.js";
 export { innermostImage, type UnwrappedImage } from "./plan/core/unwrap.js";
 export { planSvg, formatSize, MIN_SEGMENT_PX, type PlanSvgOptions } from "./plan/svg.js";
 

@@ -1,5 +1,5 @@
 /**
- * `kimage plan --arch arm64|riscv64|x86_64|arm|loongarch64 --kernel FILE [--initrd FILE]
+ * `kimage plan --arch arm64|riscv64|x86_64|arm|loongarch64|s390x|ppc64 --kernel FILE [--initrd FILE]
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
  * [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console
@@ -36,7 +36,7 @@ const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 export { planJson };
 
-/** The table's architectures: "arm64|riscv64|x86_64" and "arm64, riscv64 or x86_64". */
+/** The table's architectures: "arm64|riscv64|x86_64|s390x|ppc64" and "arm64, riscv64, x86_64, s390x or ppc64". */
 const ARCHES = PLAN_TABLE.map((row) => row.arch);
 const ARCH_CHOICES = ARCHES.join("|");
 const ARCH_LIST = ARCHES.length > 1 ? `${ARCHES.slice(0, -1).join(", ")} or ${ARCHES[ARCHES.length - 1]}` : ARCHES.join("");

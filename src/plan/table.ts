@@ -21,6 +21,8 @@ import { ARM64_KERNEL, planArm64, type Arm64Plan } from "./arch/arm64.js";
 import { planRiscv, RISCV_KERNEL, type RiscvPlan } from "./arch/riscv.js";
 import { planX86_64, X86_KERNEL, type X86Plan } from "./arch/x86.js";
 import { planX86_64Crash, type X86CrashInput } from "./arch/x86-crash.js";
+import { planS390, S390_KERNEL, type S390Plan } from "./arch/s390.js";
+import { planPpc64, PPC64_KERNEL, type Ppc64Plan } from "./arch/ppc64.js";
 
 /** What a caller (the CLI) hands any row: the union of what the rows read. */
 export interface PlanRequest {
@@ -128,8 +130,22 @@ const LOONGARCH_ROW: PlanTableRow<LoongarchPlan> = {
   plan: (r) => planLoongarch({ ...r, memory: need(r.memory, "loongarch64", "a memory map") }),
 };
 
+const S390_ROW: PlanTableRow<S390Plan> = {
+  arch: "s390x",
+  layer: S390_KERNEL.format,
+  needs: { input: "memory", why: "its RAM, from 0" },
+  plan: (r) => planS390({ ...r, memory: need(r.memory, "s390x", "a memory map") }),
+};
+
+const PPC64_ROW: PlanTableRow<Ppc64Plan> = {
+  arch: "ppc64",
+  layer: PPC64_KERNEL.format,
+  needs: { input: "dtb", why: "the first kernel's device tree" },
+  plan: (r) => planPpc64({ ...r, dtb: need(r.dtb, "ppc64", "the first kernel's device tree") }),
+};
+
 /** The plan table, in `--arch` order. */
-export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW, ARM_ROW, LOONGARCH_ROW] as const;
+export const PLAN_TABLE = [ARM64_ROW, RISCV_ROW, X86_ROW, ARM_ROW, LOONGARCH_ROW, S390_ROW, PPC64_ROW] as const;
 
 /** A plan of one of the table's architectures, discriminated by `arch` (its `bootParams` typed per arch). */
 export type Plan = Awaited<ReturnType<(typeof PLAN_TABLE)[number]["plan"]>>;

@@ -2,7 +2,8 @@
  * kimage's kexec_load(2) test helper: the /init of a first kernel's
  * initramfs, and of the plan's initrd in the second kernel. Freestanding
  * (raw system calls, no libc), built at test time with Debian's clang-14 +
- * lld-14 for x86_64, aarch64 and riscv64. It holds no placement logic: it
+ * lld-14 for x86_64, aarch64 and riscv64 (s390x: clang-14 and binutils'
+ * s390x-linux-gnu-ld, as lld 14 cannot link s390x). It holds no placement logic: it
  * copies plan.json's kexec_load arguments into the call.
  *
  * The mode comes from /proc/cmdline:
@@ -56,6 +57,17 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
   return a0;
 }
 __asm__(".globl _start\n_start:\n .option push\n .option norelax\n call cmain\n .option pop\n 1: j 1b\n");
+#elif defined(__s390x__)
+/* arch/s390/kernel/syscalls/syscall.tbl (64-bit); mmap (90) is old_mmap, which takes a pointer to its six arguments. */
+enum { SYS_ioctl = 54, SYS_nanosleep = 162, SYS_pread64 = 180, SYS_read = 3, SYS_write = 4, SYS_close = 6, SYS_mmap = 90, SYS_mount = 21, SYS_reboot = 88, SYS_kexec_load = 277, SYS_exit = 1, SYS_openat = 288 };
+static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
+  sl args[6] = {a, b, c, d, e, f};
+  if (n == SYS_mmap) a = (sl)args;
+  register sl r1 __asm__("r1") = n, r2 __asm__("r2") = a, r3 __asm__("r3") = b, r4 __asm__("r4") = c, r5 __asm__("r5") = d, r6 __asm__("r6") = e, r7 __asm__("r7") = f;
+  __asm__ volatile("svc 0" : "+r"(r2) : "r"(r1), "r"(r3), "r"(r4), "r"(r5), "r"(r6), "r"(r7), "m"(args) : "memory");
+  return r2;
+}
+__asm__(".globl _start\n_start:\n aghi %r15,-160\n xc 0(8,%r15),0(%r15)\n brasl %r14,cmain\n 1: j 1b\n");
 #else
 #error "unsupported architecture"
 #endif
