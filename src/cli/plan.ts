@@ -36,7 +36,7 @@ import { parseFdt } from "../fdt/index.js";
 import type { PurgatoryConsole } from "../plan/protocol/purgatory.js";
 import { withPurgatory } from "../plan/purgatory.js";
 import { probeUki } from "../formats/pe/uki/format.js";
-import { ukiPlanInputs, type UkiPlanInputs } from "../plan/uki.js";
+import { ukiPlanInputs, ukiPlanRequest, type UkiPlanInputs } from "../plan/uki.js";
 import { readCertificateFiles } from "./certs.js";
 import { readInput } from "./io.js";
 import { planJson } from "./plan-json.js";
@@ -170,19 +170,13 @@ export const planCommand: Command = {
     if (values.memory !== undefined && values.iomem !== undefined) throw new UsageError("plan: give --memory or --iomem, not both");
     if (row.needs.input === "dtb" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (${row.needs.why}) is required for ${arch}`);
     if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined) throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
-    let kernel = await readInput(String(values.kernel));
-    let initrd = await readOptional(values.initrd);
-    let dtb = await readOptional(values.dtb);
+    const kernel = await readInput(String(values.kernel));
+    const initrd = await readOptional(values.initrd);
+    const dtb = await readOptional(values.dtb);
     let memory: MemoryMap | undefined;
     const uki = probeUki(kernel) ? await ukiInputs(kernel, values, initrd, dtb) : undefined;
     if (!uki && (values.profile !== undefined || values.addon !== undefined)) throw new UsageError("plan: --profile and --addon need a UKI as --kernel");
-    if (uki) {
-      kernel = uki.kernel;
-      initrd = uki.initrd;
-      // The UKI's device tree replaces the first kernel's; the memory map still comes from the first kernel's.
-      if (uki.dtb && dtb && values.memory === undefined && values.iomem === undefined) memory = memoryMapFromFdt(parseFdt(dtb));
-      if (uki.dtb) dtb = uki.dtb.bytes;
-    }
+
     if (values.memory !== undefined) memory = memoryMapFromCli(String(values.memory));
     if (values.iomem !== undefined) {
       let text: string;
@@ -217,16 +211,18 @@ export const planCommand: Command = {
     }
     let hartId: bigint | undefined;
     if (row.hartId && values["hart-id"] !== undefined) hartId = BigInt(String(values["hart-id"]));
-    const request: PlanRequest = {
+    const given: PlanRequest = {
       kernel,
       ...(initrd ? { initrd } : {}),
-      ...(uki ? { cmdline: uki.cmdline } : values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
+      ...(values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
       ...(exclude.length > 0 ? { exclude } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(dtb ? { dtb } : {}),
       ...(memory ? { memory } : {}),
       ...(hartId !== undefined ? { hartId } : {}),
     };
+    // A UKI: kernel, initrd and cmdline from it; its device tree in place of the first kernel's (the memory map stays the first kernel's).
+    const request: PlanRequest = uki ? ukiPlanRequest(uki, given) : given;
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
     const planned = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
     const base = uki ? { ...planned, notes: [...uki.notes.map((n) => `UKI ${n}`), ...planned.notes] } : planned;

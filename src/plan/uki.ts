@@ -42,6 +42,8 @@ import type { Verdict, VerdictReason } from "../signature/policy.js";
 import { verifyUki, type UkiPartCoverage } from "../signature/uki.js";
 import type { VerifyChainOptions } from "../signature/verify.js";
 import { PLAN_LAYER } from "./core/allocator.js";
+import { memoryMapFromFdt } from "./core/memory-parse.js";
+import { planTableRow, type Plan, type PlanArch, type PlanRequest } from "./table.js";
 
 /** One addon (`*.addon.efi`) the stub would load, with the name it sorts by. */
 export interface UkiAddonInput {
@@ -431,7 +433,39 @@ export async function ukiPlanInputs(bytes: Uint8Array, options: UkiPlanOptions =
   };
 }
 
-/** Refuses a request that gives an initrd alongside a UKI (the UKI's is the one the stub hands over). */
-export function refuseUkiInitrd(initrd: Uint8Array | undefined): void {
-  if (initrd !== undefined) throw new KimageError("bad-argument", "a UKI carries its own initrd (.ucode, .initrd): give no separate initrd", { layer: PLAN_LAYER, offset: -1 });
+/**
+ * The plan request for a UKI's inputs: `kernel`, `initrd` and `cmdline`
+ * from the UKI; its device tree (when it supplies one) in place of the first
+ * kernel's, with the memory map still read from the first kernel's
+ * (`/memory`, `/reserved-memory`, `/memreserve/`) unless `memory` is given.
+ */
+export function ukiPlanRequest(inputs: UkiPlanInputs, request: Omit<PlanRequest, "kernel" | "initrd" | "cmdline">): PlanRequest {
+  const firstDtb = request.dtb;
+  const memory = request.memory ?? (inputs.dtb && firstDtb ? memoryMapFromFdt(parseFdt(firstDtb)) : undefined);
+  const dtb = inputs.dtb?.bytes ?? firstDtb;
+  return {
+    ...request,
+    kernel: inputs.kernel,
+    ...(inputs.initrd ? { initrd: inputs.initrd } : {}),
+    cmdline: inputs.cmdline,
+    ...(dtb ? { dtb } : {}),
+    ...(memory ? { memory } : {}),
+  };
+}
+
+/**
+ * A plan from a UKI, the library form of `kimage plan --kernel uki.efi
+ * [--profile N]`: {@link ukiPlanInputs} (the first kernel's DT in
+ * `request.dtb` also chooses the `.dtbauto`), then the arch's plan with
+ * {@link ukiPlanRequest}; the UKI's notes lead the plan's.
+ *
+ * @throws KimageError `bad-argument` for an unknown arch, the errors of
+ *   {@link ukiPlanInputs} and of the arch's plan.
+ */
+export async function planFromUki(arch: PlanArch, uki: Uint8Array, request: Omit<PlanRequest, "kernel" | "initrd" | "cmdline">, options: UkiPlanOptions = {}): Promise<{ plan: Plan; uki: UkiPlanInputs }> {
+  const row = planTableRow(arch);
+  if (!row) throw new KimageError("bad-argument", `no plan for arch ${JSON.stringify(arch)}`, { layer: PLAN_LAYER, offset: -1 });
+  const inputs = await ukiPlanInputs(uki, { ...(request.dtb && !options.dtbauto ? { dtbauto: { firmwareDtb: request.dtb } } : {}), ...options });
+  const plan = await row.plan(ukiPlanRequest(inputs, request));
+  return { plan: { ...plan, notes: [...inputs.notes.map((n) => `UKI ${n}`), ...plan.notes] } as Plan, uki: inputs };
 }

@@ -15,7 +15,7 @@ import { findChild, getStringList } from "../../src/fdt/tree.js";
 import { parsePe } from "../../src/formats/pe/parse.js";
 import { parseUki } from "../../src/formats/pe/uki/parse.js";
 import { nodeHashProvider } from "../../src/node/hash.js";
-import { mangleStubCmdline, stubCpioLiteral, ukiPlanInputs, type UkiPlanInputs } from "../../src/plan/uki.js";
+import { mangleStubCmdline, planFromUki, stubCpioLiteral, ukiPlanInputs, type UkiPlanInputs } from "../../src/plan/uki.js";
 import { makePki, type Pki } from "../support/sign-pki.js";
 import { addonUki, boardDtb, dtbautoUki, multiProfileUki, plainUki, removeUkis, signedUki, ukifyKit, UKI_BOARDS, UKI_PROFILES, UKI_TEXT, type BuiltUki, type UkifyKit } from "../support/uki.js";
 
@@ -177,6 +177,13 @@ describe.runIf(kit)("plan inputs from ukify-built UKIs", () => {
     const t = parseFdt(withMem.dtb!.bytes);
     expect(getStringList(t.root, "compatible")?.[0]).toBe(UKI_BOARDS[0]!.compatible[0]);
     expect(findChild(t.root, "memory@40000000")).toBeDefined();
+    // The library's plan: the arm64 plan's DT is the UKI's (its /chosen filled in), memory from the first kernel's.
+    const { plan } = await planFromUki("arm64", d.bytes, { dtb: new Uint8Array(readFileSync(join(tmp, "fw-mem.dtb"))) }, { verify: { hash: nodeHashProvider } });
+    const seg = plan.segments.find((x) => x.name === "dtb");
+    const planned = parseFdt(seg!.bytes);
+    expect(getStringList(planned.root, "compatible")?.[0]).toBe(UKI_BOARDS[0]!.compatible[0]);
+    expect(new TextDecoder().decode(findChild(planned.root, "chosen")?.props.find((x) => x.name === "bootargs")?.value).replace(/\0+$/, "")).toBe(UKI_TEXT.cmdline);
+    expect(plan.notes.some((n) => n.startsWith("UKI dtb: .dtbauto"))).toBe(true);
     // No match: the UKI supplies no DT.
     const none = await ukiPlanInputs(d.bytes, { dtbauto: { compatible: "kimage,no-such-board" }, verify: { hash: nodeHashProvider } });
     expect(none.dtb).toBeNull();
