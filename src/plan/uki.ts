@@ -388,10 +388,21 @@ export async function ukiPlanInputs(bytes: Uint8Array, options: UkiPlanOptions =
   const plain = pick(set, ".dtb");
   const firstDtb = options.dtbauto?.firmwareDtb;
   const chosen = addonDtb ?? (auto ? { source: ".dtbauto", offset: auto.offset, bytes: auto.data } : plain ? { source: ".dtb", offset: plain.offset, bytes: plain.data } : null);
+  let usable = chosen;
   if (chosen) {
-    dtb = { ...chosen, bytes: withFirstKernelMemory(chosen.bytes, firstDtb, notes), choice };
+    try {
+      parseFdt(chosen.bytes);
+    } catch (e) {
+      if (!(e instanceof KimageError)) throw e;
+      // devicetree_install_from_memory fails: "Error loading embedded devicetree, ignoring".
+      notes.push(`dtb: ${chosen.source} is not a readable device tree (${e.code}); the stub ignores it ("Error loading embedded devicetree, ignoring"): the first kernel's is used`);
+      usable = null;
+    }
+  }
+  if (chosen && usable) {
+    dtb = { ...usable, bytes: withFirstKernelMemory(usable.bytes, firstDtb, notes), choice };
     notes.push(`dtb: ${chosen.source} at 0x${chosen.offset.toString(16)}${auto && chosen.source === ".dtbauto" && choice ? ` (matched by ${choice.by}: ${JSON.stringify(choice.compatible)})` : ""}, in place of the first kernel's`);
-  } else {
+  } else if (!chosen) {
     notes.push(`dtb: the UKI supplies none${uki.sections.some((s) => s.name === ".dtbauto") ? " that matches" : ""}: the first kernel's is used`);
   }
 
@@ -428,7 +439,7 @@ export async function ukiPlanInputs(bytes: Uint8Array, options: UkiPlanOptions =
     stub: stubMagic(uki),
     envelope,
     addons,
-    findings: [...uki.findings, ...v.findings.filter((f) => !uki.findings.includes(f))],
+    findings: v.findings,
     notes,
   };
 }

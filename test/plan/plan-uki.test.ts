@@ -17,7 +17,7 @@ import { parseUki } from "../../src/formats/pe/uki/parse.js";
 import { nodeHashProvider } from "../../src/node/hash.js";
 import { mangleStubCmdline, planFromUki, stubCpioLiteral, ukiPlanInputs, type UkiPlanInputs } from "../../src/plan/uki.js";
 import { makePki, type Pki } from "../support/sign-pki.js";
-import { addonUki, boardDtb, dtbautoUki, multiProfileUki, plainUki, removeUkis, signedUki, ukifyKit, UKI_BOARDS, UKI_PROFILES, UKI_TEXT, type BuiltUki, type UkifyKit } from "../support/uki.js";
+import { addonUki, boardDtb, dtbautoUki, multiProfileUki, plainUki, removeUkis, signedUki, ukifyKit, UKI_BOARDS, UKI_PROFILES, UKI_TEXT, ukify, type BuiltUki, type UkifyKit } from "../support/uki.js";
 
 const kit = ukifyKit();
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -188,6 +188,37 @@ describe.runIf(kit)("plan inputs from ukify-built UKIs", () => {
     const none = await ukiPlanInputs(d.bytes, { dtbauto: { compatible: "kimage,no-such-board" }, verify: { hash: nodeHashProvider } });
     expect(none.dtb).toBeNull();
   }, 120_000);
+
+  it("hostile UKIs: a typed error or a plan, never a RangeError; an unreadable .dtb is ignored as the stub does", async () => {
+    const pe = parsePe(plain.bytes);
+    const patched: Uint8Array[] = [];
+    for (const s of pe.sections) {
+      // VirtualSize (+8), SizeOfRawData (+16), PointerToRawData (+20) set to hostile values.
+      for (const [field, v] of [[8, 0xffffffff], [8, 0x7fff0000], [16, 0xfffffff0], [20, 0xfffffff0], [20, 0]] as const) {
+        const b = plain.bytes.slice();
+        new DataView(b.buffer).setUint32(s.headerOffset + field, v, true);
+        patched.push(b);
+      }
+    }
+    for (const cut of [64, 0x200, 0x400, pe.sections[0]!.PointerToRawData + 1, Math.floor(plain.bytes.length / 2)]) patched.push(plain.bytes.slice(0, cut));
+    for (const b of patched) {
+      try {
+        const r = await ukiPlanInputs(b, { verify: { hash: nodeHashProvider } });
+        expect(r.kernel.length).toBeGreaterThan(0);
+      } catch (e) {
+        expect(isKimageError(e), String(e)).toBe(true);
+      }
+    }
+    const dir = mkdtempSync(join(tmp, "junk-dtb-"));
+    writeFileSync(join(dir, "junk.dtb"), "not a device tree\n");
+    const out = join(dir, "junk.efi");
+    ukify(k, ["build", "--stub", k.stub.arm64, "--linux", k.kernel.arm64, "--cmdline", "x", "--devicetree", join(dir, "junk.dtb"), "--output", out], dir);
+    const r = await ukiPlanInputs(new Uint8Array(readFileSync(out)), { verify: { hash: nodeHashProvider } });
+    expect(r.dtb).toBeNull();
+    expect(r.notes.some((n) => /is not a readable device tree/.test(n))).toBe(true);
+    // ukify adds .osrel by itself: the only initrd part is the stub's /.extra/os-release, handed over alone.
+    expect(r.initrdParts.map((p) => [p.source, p.at, p.pad])).toEqual([[".extra/os-release", 0, 0]]);
+  }, 240_000);
 
   it("CLI: --profile and --addon need a UKI; --initrd with a UKI is refused; plan.json carries the uki block", async () => {
     const run = async (...argv: string[]) => {
