@@ -142,6 +142,9 @@ export interface UkiPlanInputs {
   notes: string[];
 }
 
+/** The systemd-stub major version whose rules {@link ukiPlanInputs} follows (trixie's). */
+export const STUB_RULES = "257";
+
 const enc = new TextEncoder();
 const hex8 = (n: number) => n.toString(16).padStart(8, "0");
 const align4 = (n: number) => (n + 3) & ~3;
@@ -426,6 +429,9 @@ export async function ukiPlanInputs(bytes: Uint8Array, options: UkiPlanOptions =
   };
   notes.push(`envelope: ${envelope.verdict} (${envelope.reason})${missingAnchors.length ? `; a trust anchor for ${missingAnchors.join("; ")} is missing` : ""}; the parts used are ${envelope.partsCovered ? "all" : "not all"} within its hashed ranges`);
 
+  const stub = stubMagic(uki);
+  const version = stub ? /^systemd-stub (\d+)/.exec(stub)?.[1] : undefined;
+  if (version !== STUB_RULES) notes.push(`stub: ${stub ?? "no .sdmagic"}; the initrd order and cmdline rules followed are systemd-stub ${STUB_RULES}'s (other versions differ: no .ucode before 256, a previously registered initrd and a boot secret after 257)`);
   return {
     profile,
     profileId: prof?.id ?? null,
@@ -436,7 +442,7 @@ export async function ukiPlanInputs(bytes: Uint8Array, options: UkiPlanOptions =
     cmdline,
     cmdlineSource,
     dtb,
-    stub: stubMagic(uki),
+    stub,
     envelope,
     addons,
     findings: v.findings,
