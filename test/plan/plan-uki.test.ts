@@ -242,8 +242,14 @@ describe.runIf(kit)("plan inputs from ukify-built UKIs", () => {
     expect(j.cmdline).toBe(UKI_TEXT.cmdline);
     expect(j.uki.envelope.verdict).toBe("unsigned");
     expect(j.uki.initrd.map((x) => x.source)).toEqual([".ucode", ".initrd", ".extra/os-release"]);
-    const total = j.uki.initrd.length;
-    expect(total).toBe(3);
     expect(j.segments.map((s) => s.name)).toContain("initrd");
+    // --cert: the signed UKI's envelope is valid against the root; without it the root is the missing anchor.
+    const signedFile = join(tmp, "signed.efi");
+    writeFileSync(signedFile, signed.bytes);
+    const withCert = JSON.parse((await run("plan", "--arch", "x86_64", "--kernel", signedFile, ...mem, "--cert", pki.root.certPath, "--json")).out) as typeof j;
+    expect(withCert.uki.envelope.verdict).toBe("valid");
+    const noCert = JSON.parse((await run("plan", "--arch", "x86_64", "--kernel", signedFile, ...mem, "--json")).out) as typeof j;
+    expect(noCert.uki.envelope.verdict).toBe("untrusted");
+    expect(noCert.uki.envelope.missingAnchors).toEqual([expect.stringContaining("kimage Test Root CA")]);
   }, 120_000);
 });
