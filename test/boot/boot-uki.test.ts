@@ -45,8 +45,10 @@ function blobs(p: { json: PlanJson; dir: string }) {
 function ukiInputs(k: UkifyKit, arch: "amd64" | "arm64", dir: string): string[] {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "initrd.cpio"), helperInitramfs(buildHelper(arch === "amd64" ? "x86_64" : "aarch64")));
-  // 3 bytes of content: the archive's length is not a multiple of 4 once the stub's padding matters.
-  writeFileSync(join(dir, "ucode.cpio"), newcCpio([{ name: "kimage-ucode", data: new TextEncoder().encode("uc\n"), mode: 0o100644 }]));
+  // A cpio followed by 2 zero bytes (archives are often zero-padded): its length is 2 mod 4, so the
+  // .initrd after it starts 4-aligned (as the kernel's unpacker requires of a header) only with the stub's padding.
+  const ucode = newcCpio([{ name: "kimage-ucode", data: new TextEncoder().encode("uc\n"), mode: 0o100644 }]);
+  writeFileSync(join(dir, "ucode.cpio"), Uint8Array.from([...ucode, 0, 0]));
   writeFileSync(join(dir, "os-release"), 'ID=kimage\nNAME="kimage boot"\n');
   return ["--stub", k.stub[arch], "--linux", k.kernel[arch], "--initrd", join(dir, "initrd.cpio"), "--microcode", join(dir, "ucode.cpio"), "--os-release", `@${join(dir, "os-release")}`];
 }
@@ -74,7 +76,7 @@ describe.skipIf(!ready || !haveQemu("aarch64"))("a plan from an arm64 UKI boots 
     const p = await plan(["--arch", "arm64", "--kernel", uki, "--dtb", join(dir, "virt.dtb"), "--exclude", `${RAM}:0x200000`]);
     expect(p.json.cmdline).toBe(cmdline);
     expect(p.json.uki.cmdlineSource).toBe(".cmdline");
-    expect(p.json.uki.initrd.map((x) => x.source)).toEqual([".ucode", ".initrd", ".extra/os-release"]);
+    expect(p.json.uki.initrd.map((x) => [x.source, x.pad])).toEqual([[".ucode", 2], [".initrd", 0], [".extra/os-release", 0]]);
     expect(p.json.uki.envelope.verdict).toBe("unsigned");
     const tramp = RAM + 0x100000n;
     const boot = await bootQemu({
