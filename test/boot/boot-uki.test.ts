@@ -55,7 +55,10 @@ function ukiInputs(k: UkifyKit, arch: "amd64" | "arm64", dir: string): string[] 
 
 const SECOND = /KIMAGE-SECOND-INIT \/init from the plan's initrd; \/proc\/cmdline: ([^\r\n]*)\r?\n/;
 
-function expectUkiBoot(log: string, cmdline: string): void {
+function expectUkiBoot(log: string, cmdline: string, name: string): void {
+  // The console stays inspectable after the run (test-results/ is git-ignored).
+  mkdirSync("test-results", { recursive: true });
+  writeFileSync(`test-results/boot-uki-${name}.log`, log);
   expect(log, "initramfs must not be rejected").not.toMatch(/Initramfs unpacking failed|rootfs image is not initramfs/);
   expect(log, "ran /init from the UKI's initrd").toMatch(/Run \/init as init process/);
   expect(/Kernel command line: (.*)\r?\n/.exec(log)?.[1], "command line").toBe(cmdline);
@@ -88,7 +91,7 @@ describe.skipIf(!ready || !haveQemu("aarch64"))("a plan from an arm64 UKI boots 
       until: /KIMAGE-SECOND-INIT[^\n]*\n|Kernel panic|Attempted to kill init/,
     });
     expect(boot.timedOut, boot.console.slice(-2000)).toBe(false);
-    expectUkiBoot(boot.console, cmdline);
+    expectUkiBoot(boot.console, cmdline, "arm64");
   }, 300_000);
 });
 
@@ -122,7 +125,7 @@ describe.skipIf(!ready || !haveQemu("x86_64") || !haveBinutils())("a plan from a
     expect(p.json.uki.initrd.map((x) => x.source)).toEqual([".ucode", ".initrd", ".extra/os-release", ".extra/profile"]);
     const boot = await bootX86Plan(p);
     expect(boot.timedOut, boot.console.slice(-3000)).toBe(false);
-    expectUkiBoot(boot.console, base);
+    expectUkiBoot(boot.console, base, "x86_64-profile0");
   }, 300_000);
 
   it("--profile 1: profile 1's own .cmdline", async () => {
@@ -132,6 +135,6 @@ describe.skipIf(!ready || !haveQemu("x86_64") || !haveBinutils())("a plan from a
     expect(p.json.cmdline).toBe(rescue);
     const boot = await bootX86Plan(p);
     expect(boot.timedOut, boot.console.slice(-3000)).toBe(false);
-    expectUkiBoot(boot.console, rescue);
+    expectUkiBoot(boot.console, rescue, "x86_64-profile1");
   }, 300_000);
 });
