@@ -87,6 +87,7 @@ export { readUki, parseUki, isUkiPe, isUkiAddonPe, effectiveSections, ukiPart, u
 export { chooseDtbauto, parseHwids, dtbCompatible, type HwidDevice, type DtbautoHost, type DtbautoChoice } from "./formats/pe/uki/dtb.js";
 export { ukiFormat, ukiLayer, probeUki } from "./formats/pe/uki/format.js";
 export { verifyUki, ukiPartsCoverage, type UkiVerdict, type UkiPartCoverage, type UkiPartCoverageReason } from "./signature/uki.js";
+export { ukiPlanInputs, mangleStubCmdline, stubCpioLiteral, combineStubInitrds, ukiPlanRequest, planFromUki, STUB_RULES, type UkiPlanOptions, type UkiPlanInputs, type UkiAddonInput, type UkiInitrdPart, type UkiEnvelopeVerdict } from "./plan/uki.js";
 export * from "./plan/protocol/purgatory.js";
 export { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./plan/protocol/purgatory-console.js";
 export { withPurgatory, PURGATORY_SEGMENT, type PurgatoryOptions, type PurgatoryInfo, type PurgatoryPlan } from "./plan/purgatory.js";

@@ -11,11 +11,18 @@
  * segment (entry.pc becomes its entry) and `plan.json` then holds the
  * `kexec_load(2)` arguments (`kexec_load`).
  *
+ * `--kernel` may be a unified kernel image: the plan then takes what
+ * systemd-stub would hand over (`.linux`, `.ucode` + `.initrd` + the stub's
+ * generated cpios, `.cmdline` unless `--cmdline`, the chosen `.dtbauto`/`.dtb`)
+ * for `--profile N` (default 0) and the `--addon FILE`s, and `plan.json`
+ * gains a `uki` block with the envelope's verdict against the `--cert`
+ * anchors (src/plan/uki.ts).
+ *
  * @module
  */
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { planDigest, type PlanDigest } from "../plan/core/digest.js";
 import type { CoreNoteRange } from "../plan/protocol/elfcore.js";
 import type { CrashInput } from "../plan/protocol/kdump.js";
@@ -28,6 +35,9 @@ import { planSvg } from "../plan/svg.js";
 import { parseFdt } from "../fdt/index.js";
 import type { PurgatoryConsole } from "../plan/protocol/purgatory.js";
 import { withPurgatory } from "../plan/purgatory.js";
+import { probeUki } from "../formats/pe/uki/format.js";
+import { ukiPlanInputs, ukiPlanRequest, type UkiPlanInputs } from "../plan/uki.js";
+import { readCertificateFiles } from "./certs.js";
 import { readInput } from "./io.js";
 import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
@@ -80,14 +90,58 @@ function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
   return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
 }
 
+/** `--profile`, `--addon`, `--cert` and `--cmdline` applied to a UKI given as `--kernel`. */
+async function ukiInputs(bytes: Uint8Array, values: Record<string, unknown>, initrd: Uint8Array | undefined, dtb: Uint8Array | undefined): Promise<UkiPlanInputs> {
+  if (initrd) throw new UsageError("plan: a UKI carries its own initrd (.ucode, .initrd): --initrd cannot be given with it");
+  let profile: number | undefined;
+  if (values.profile !== undefined) {
+    profile = Number(values.profile);
+    if (!/^[0-9]+$/.test(String(values.profile)) || !Number.isSafeInteger(profile)) throw new UsageError(`--profile must be a profile number (got ${JSON.stringify(values.profile)})`);
+  }
+  const addonPaths = (values.addon as string[] | undefined) ?? [];
+  const addons = await Promise.all(addonPaths.map(async (p) => ({ name: basename(p), bytes: await readInput(p) })));
+  const trust = await readCertificateFiles((values.cert as string[] | undefined) ?? []);
+  return ukiPlanInputs(bytes, {
+    ...(profile !== undefined ? { profile } : {}),
+    ...(values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
+    ...(dtb ? { dtbauto: { firmwareDtb: dtb } } : {}),
+    addons,
+    verify: { trust, hash: nodeHashProvider },
+  });
+}
+
+/** plan.json with the `uki` block: where each input came from and the envelope's verdict. */
+function withUki(json: Record<string, unknown>, uki: UkiPlanInputs | undefined): Record<string, unknown> {
+  if (!uki) return json;
+  const off = (n: number) => (n < 0 ? null : hex(BigInt(n)));
+  return {
+    ...json,
+    uki: {
+      profile: uki.profile,
+      profileId: uki.profileId,
+      profileTitle: uki.profileTitle,
+      stub: uki.stub,
+      cmdlineSource: uki.cmdlineSource,
+      initrd: uki.initrdParts.map((p) => ({ source: p.source, at: hex(BigInt(p.at)), length: p.length, pad: p.pad, offset: off(p.offset) })),
+      dtb: uki.dtb ? { source: uki.dtb.source, offset: off(uki.dtb.offset), matchedBy: uki.dtb.choice?.by ?? null, compatible: uki.dtb.choice?.compatible ?? null } : null,
+      addons: uki.addons,
+      envelope: uki.envelope,
+      findings: uki.findings,
+    },
+  };
+}
+
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
     kernel: { type: "string" },
+    profile: { type: "string" },
+    addon: { type: "string", multiple: true },
+    cert: { type: "string", multiple: true },
     initrd: { type: "string" },
     cmdline: { type: "string" },
     dtb: { type: "string" },
@@ -120,6 +174,9 @@ export const planCommand: Command = {
     const initrd = await readOptional(values.initrd);
     const dtb = await readOptional(values.dtb);
     let memory: MemoryMap | undefined;
+    const uki = probeUki(kernel) ? await ukiInputs(kernel, values, initrd, dtb) : undefined;
+    if (!uki && (values.profile !== undefined || values.addon !== undefined)) throw new UsageError("plan: --profile and --addon need a UKI as --kernel");
+
     if (values.memory !== undefined) memory = memoryMapFromCli(String(values.memory));
     if (values.iomem !== undefined) {
       let text: string;
@@ -154,7 +211,7 @@ export const planCommand: Command = {
     }
     let hartId: bigint | undefined;
     if (row.hartId && values["hart-id"] !== undefined) hartId = BigInt(String(values["hart-id"]));
-    const request: PlanRequest = {
+    const given: PlanRequest = {
       kernel,
       ...(initrd ? { initrd } : {}),
       ...(values.cmdline !== undefined ? { cmdline: String(values.cmdline) } : {}),
@@ -164,8 +221,11 @@ export const planCommand: Command = {
       ...(memory ? { memory } : {}),
       ...(hartId !== undefined ? { hartId } : {}),
     };
+    // A UKI: kernel, initrd and cmdline from it; its device tree in place of the first kernel's (the memory map stays the first kernel's).
+    const request: PlanRequest = uki ? ukiPlanRequest(uki, given) : given;
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
-    const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    const planned = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);
+    const base = uki ? { ...planned, notes: [...uki.notes.map((n) => `UKI ${n}`), ...planned.notes] } : planned;
     if (values["purgatory-console"] !== undefined && !values.purgatory) throw new UsageError("plan: --purgatory-console needs --purgatory");
     const plan = values.purgatory
       ? await withPurgatory(base, {
@@ -182,7 +242,7 @@ export const planCommand: Command = {
       await mkdir(dir, { recursive: true });
       const files = plan.segments.map((_, i) => `seg-${i}.bin`);
       await Promise.all(plan.segments.map((s, i) => writeFile(join(dir, files[i] as string), s.bytes)));
-      await writeFile(join(dir, "plan.json"), JSON.stringify(planJson(plan, files, digest), null, 2) + "\n");
+      await writeFile(join(dir, "plan.json"), JSON.stringify(withUki(planJson(plan, files, digest), uki), null, 2) + "\n");
       io.err(`kimage: wrote ${dir}/plan.json and ${files.length} segment file(s)`);
     }
     if (values.svg !== undefined) {
@@ -192,7 +252,7 @@ export const planCommand: Command = {
       await writeFile(String(values.svg), svg);
       io.err(`kimage: wrote ${String(values.svg)}`);
     }
-    io.out(values.json ? JSON.stringify(planJson(plan, undefined, digest), null, 2) : renderPlan(plan, digest));
+    io.out(values.json ? JSON.stringify(withUki(planJson(plan, undefined, digest), uki), null, 2) : renderPlan(plan, digest));
     return 0;
   },
 };
