@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { parseBzImage } from "../../src/formats/bzimage/format.js";
 import { parseElf } from "../../src/formats/elf/parse.js";
 import { PT_NAMES } from "../../src/formats/elf/spec.js";
-import { haveTool, readBytes, requireReal, run } from "../support/real.js";
+import { haveTool, readBytes, requireReal, run, releaseOf } from "../support/real.js";
 
 const candidates = requireReal("Debian ELF kernels (ppc64el, and x86 via the bzImage payload)", (f) => f.kind === "kernel" && ["ppc64el", "amd64", "i386"].includes(f.arch));
 // One per suite and architecture: the unsigned image where there is one (a signed one has the same ELF).
@@ -75,7 +75,7 @@ describe.skipIf(!tools)("ELF layer vs readelf on real kernels", () => {
       // amd64 kernels carry the PVH entry (XEN_ELFNOTE_PHYS32_ENTRY); x86 ones the Linux build salt.
       if (f.arch === "amd64") expect(elf.pvhEntry).not.toBeNull();
       if (f.arch !== "ppc64el") {
-        expect(elf.buildSalt).toBe(f.package.replace(/^linux-image-/, "").replace(/-unsigned$/, ""));
+        expect(elf.buildSalt).toBe(releaseOf(f));
       }
     });
   }

@@ -7,14 +7,9 @@ import { inspect } from "../../src/inspect/registry.js";
 import { kernelIdentity } from "../../src/inspect/identity.js";
 import { decodedStream } from "../../src/formats/compressed/format.js";
 import type { Progress } from "../../src/format/types.js";
-import { readBytes, requireReal, type RealFixture } from "../support/real.js";
+import { readBytes, requireReal, releaseOf } from "../support/real.js";
 
 const kernels = requireReal("Debian kernels", (f) => f.kind === "kernel");
-
-/** The release in a Debian package name: linux-image-<abi>-<flavour>[-unsigned] → <abi>-<flavour>. */
-function releaseOf(f: RealFixture): string {
-  return f.package.replace(/^linux-(image|binary)-/, "").replace(/-unsigned$/, "");
-}
 
 describe.skipIf(kernels.length === 0)("identity at the default depth, every real kernel", () => {
   for (const f of kernels) {

@@ -17,7 +17,7 @@ import { kernelIdentity } from "../../src/inspect/identity.js";
 import { peFormat } from "../../src/formats/pe/format.js";
 import { s390ImageFormat } from "../../src/formats/s390/format.js";
 import { zImageFormat } from "../../src/formats/zimage/format.js";
-import { haveTool, readBytes, requireReal, run, type RealFixture } from "../support/real.js";
+import { haveTool, readBytes, requireReal, run, releaseOf } from "../support/real.js";
 import { spawnSync } from "node:child_process";
 
 const ARCHES = new Set(["amd64", "i386", "armhf", "s390x", "ppc64el"]);
@@ -34,11 +34,6 @@ async function codecFormats(): Promise<FormatModule[]> {
 
 const FORMATS: FormatModule[] = [peFormat, bzImageFormat, zImageFormat, s390ImageFormat, elfFormat];
 
-/** The release in a Debian package name: linux-image-<abi>-<flavour>[-unsigned] → <abi>-<flavour>. */
-function releaseOf(f: RealFixture): string {
-  return f.package.replace(/^linux-(image|binary)-/, "").replace(/-unsigned$/, "");
-}
-
 const EXPECTED_CHAIN: Record<string, string[]> = {
   amd64: ["pe", "bzimage"],
   i386: ["pe", "bzimage"],
@@ -51,6 +46,7 @@ const INNER: Record<string, string | null> = { amd64: "elf", i386: "elf", armhf:
 const CODEC: Record<string, Record<string, string>> = {
   bookworm: { amd64: "xz", i386: "xz", armhf: "xz", s390x: "xz" },
   trixie: { amd64: "zstd", i386: "zstd", armhf: "xz", s390x: "zstd" },
+  sid: { amd64: "zstd", i386: "zstd", armhf: "xz", s390x: "zstd" },
 };
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");

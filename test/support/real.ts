@@ -139,3 +139,11 @@ export function run(cmd: string, args: string[]): string {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * The kernel release a Debian kernel package names: `linux-image-<abi>-<flavour>[-unsigned]`,
+ * `linux-binary-[unsigned-]<abi>-<flavour>` (7.x) → `<abi>-<flavour>`.
+ */
+export function releaseOf(f: Pick<RealFixture, "package">): string {
+  return f.package.replace(/^linux-(image|binary)-(unsigned-)?/, "").replace(/-unsigned$/, "");
+}
