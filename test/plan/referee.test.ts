@@ -1,0 +1,76 @@
+// The real kernel as referee for placement (issue 13, item 5). `npm run
+// referee` recorded, in QEMU guests, where Debian's kernels put every
+// segment when they kexec_file_load(2) themselves with a 1234-byte initrd
+// (test/support/referee.ts; the recordings are test/plan/referee/<id>/).
+// Here kimage's deterministic plan is replayed on every run against those
+// recordings, segment for segment (bufsz, mem, memsz), from the same inputs
+// the kernel had: the guest's /proc/iomem, the command line, the initrd, and
+// the loaded bzImage's setup header (setup.hex; the protected-mode bytes only
+// count by their length, so the replay does not depend on which point release
+// fixtures/real holds today) — plus what kimage cannot see in a bzImage: the
+// loading kernel's own purgatory and its version of the hole search
+// (X86_RUNNING_KERNELS).
+import { describe, expect, it } from "vitest";
+import { planX86_64, X86_RUNNING_KERNELS } from "../../src/plan/arch/x86.js";
+import { memoryMapFromIomem } from "../../src/plan/core/memory-parse.js";
+import { bzImageLength, parseKernelSegments, readRecording, refereeInitrd, REFEREE_TARGETS, type KernelSegment, type Recording } from "../support/referee.js";
+
+const hex = (n: bigint) => `0x${n.toString(16)}`;
+const show = (s: KernelSegment[]) => s.map((x) => `${x.index}: bufsz ${hex(x.bufsz)} mem ${hex(x.mem)} memsz ${hex(x.memsz)}`);
+
+/** The bzImage as the kernel read it: the recorded real-mode part, then zeros up to the header's length (kern16 + syssize × 16). */
+function kernelOf(r: Recording): Uint8Array {
+  if (!r.setup) throw new Error(`${r.id}: no setup.hex`);
+  const k = new Uint8Array(bzImageLength(r.setup));
+  k.set(r.setup);
+  return k;
+}
+
+/** kimage's segments in the kernel's order: the kernel's purgatory (kept free), boot_params, kernel, initrd. */
+async function replayX86(r: Recording, model?: (typeof X86_RUNNING_KERNELS)[keyof typeof X86_RUNNING_KERNELS]): Promise<KernelSegment[]> {
+  const plan = await planX86_64({
+    kernel: kernelOf(r),
+    initrd: refereeInitrd(r.meta.initrdSize),
+    cmdline: r.meta.cmdline,
+    memory: memoryMapFromIomem(r.iomem),
+    ...(model ? { kernelPurgatory: model.kernelPurgatory, search: model.search } : {}),
+  });
+  const kp = plan.bootParams.kernelPurgatory;
+  const segs = [...(kp ? [{ bufsz: kp.bufsz, mem: kp.mem, memsz: kp.memsz }] : []), ...plan.segments.map((s) => ({ bufsz: BigInt(s.bytes.length), mem: s.mem, memsz: s.memsz }))];
+  return segs.map((s, index) => ({ index, ...s }));
+}
+
+describe("the kernel's own lines", () => {
+  it("parses 6.1's pr_debug and 6.8+'s KEXEC_FILE_DEBUG segment lines; the last series wins", () => {
+    const text = [
+      "kexec_file: Loading segment 0: buf=0x(____ptrval____) bufsz=0x4000 mem=0x9a000 memsz=0x5000",
+      "kexec_file: segment[0]: buf=0x(____ptrval____) bufsz=0x4000 mem=0x3ffdb000 memsz=0x5000",
+      "kexec_file: segment[1]: buf=0x(____ptrval____) bufsz=0x10f0 mem=0x3ffd9000 memsz=0x2000",
+    ].join("\n");
+    expect(show(parseKernelSegments(text))).toEqual(["0: bufsz 0x4000 mem 0x3ffdb000 memsz 0x5000", "1: bufsz 0x10f0 mem 0x3ffd9000 memsz 0x2000"]);
+  });
+});
+
+for (const t of REFEREE_TARGETS) {
+  const r = readRecording(t.id);
+  const series = t.id.slice(t.id.indexOf("-") + 1) as keyof typeof X86_RUNNING_KERNELS;
+  describe.skipIf(!r)(`referee ${t.id}: kexec_file_load's placement, replayed`, () => {
+    it("the recording is a successful load with four segments (the kernel's purgatory, boot_params, kernel, initrd)", () => {
+      expect(r!.meta.result).toBe(0);
+      expect(r!.segments.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    });
+
+    it("kimage with the running kernel's purgatory and hole search matches segment for segment", async () => {
+      const model = X86_RUNNING_KERNELS[series];
+      expect(model, `no X86_RUNNING_KERNELS entry for ${series}`).toBeDefined();
+      expect(show(await replayX86(r!, model))).toEqual(show(r!.segments));
+    });
+
+    it("without them it does not: the inputs are what makes the mirror exact", async () => {
+      const plain = await replayX86(r!);
+      // kimage alone plans no purgatory: three segments, and at least one of them elsewhere than the kernel put it.
+      const kernelRest = r!.segments.slice(1).map((s, index) => ({ ...s, index }));
+      expect(show(plain)).not.toEqual(show(kernelRest));
+    });
+  });
+}
