@@ -11,6 +11,14 @@
  * segment (entry.pc becomes its entry) and `plan.json` then holds the
  * `kexec_load(2)` arguments (`kexec_load`).
  *
+ * To mirror where the running kernel's own `kexec_file_load` would put
+ * everything (the placement referee, test/plan/referee/): `--memblock DIR`
+ * reads memblock's view (`DIR/memory`, `DIR/reserved`: copies of
+ * /sys/kernel/debug/memblock/*) instead of a memory map (arm64, riscv64
+ * walk it); x86_64 `--running-kernel 6.1|6.12|7.x` takes Debian's values of
+ * the loading kernel's purgatory and hole search (`X86_RUNNING_KERNELS`),
+ * and `--kernel-purgatory [BUFSZ:]MEMSZ` states the purgatory's size.
+ *
  * @module
  */
 
@@ -28,6 +36,9 @@ import { planSvg } from "../plan/svg.js";
 import { parseFdt } from "../fdt/index.js";
 import type { PurgatoryConsole } from "../plan/protocol/purgatory.js";
 import { withPurgatory } from "../plan/purgatory.js";
+import { memoryMapFromMemblock } from "../plan/core/memblock.js";
+import { X86_RUNNING_KERNELS, type X86KernelPurgatory } from "../plan/arch/x86.js";
+import type { HoleSearch } from "../plan/core/allocator.js";
 import { readInput } from "./io.js";
 import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
@@ -80,10 +91,20 @@ function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
   return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
 }
 
+/** `--kernel-purgatory [BUFSZ:]MEMSZ` (hex with 0x, or decimal). */
+function parseKernelPurgatory(v: string): X86KernelPurgatory {
+  const m = /^(?:(0x[0-9a-f]+|[0-9]+):)?(0x[0-9a-f]+|[0-9]+)$/i.exec(v);
+  if (!m) throw new UsageError(`--kernel-purgatory must be [BUFSZ:]MEMSZ (got ${JSON.stringify(v)})`);
+  const memsz = BigInt(m[2] as string);
+  const bufsz = m[1] === undefined ? memsz : BigInt(m[1]);
+  if (memsz === 0n || bufsz > memsz || memsz >= 1n << 64n) throw new UsageError("--kernel-purgatory: need 0 < BUFSZ <= MEMSZ < 2^64");
+  return { bufsz, memsz };
+}
+
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -93,6 +114,9 @@ export const planCommand: Command = {
     dtb: { type: "string" },
     memory: { type: "string" },
     iomem: { type: "string" },
+    memblock: { type: "string" },
+    "running-kernel": { type: "string" },
+    "kernel-purgatory": { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
     crash: { type: "string" },
@@ -113,9 +137,24 @@ export const planCommand: Command = {
     const row = planTableRow(arch);
     if (row === undefined) throw new UsageError(`plan: --arch must be ${ARCH_LIST} (got ${arch})`);
     if (values.kernel === undefined) throw new UsageError("plan: --kernel FILE is required");
-    if (values.memory !== undefined && values.iomem !== undefined) throw new UsageError("plan: give --memory or --iomem, not both");
+    if ([values.memory, values.iomem, values.memblock].filter((v) => v !== undefined).length > 1) throw new UsageError("plan: give one of --memory, --iomem and --memblock");
     if (row.needs.input === "dtb" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (${row.needs.why}) is required for ${arch}`);
-    if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined) throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
+    if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined && values.memblock === undefined) {
+      throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
+    }
+    let kernelPurgatory: X86KernelPurgatory | undefined;
+    let search: HoleSearch | undefined;
+    if (values["running-kernel"] !== undefined || values["kernel-purgatory"] !== undefined) {
+      if (arch !== "x86_64") throw new UsageError("plan: --running-kernel and --kernel-purgatory are x86_64 inputs (arm64 and riscv64 kexec_file_load has no purgatory of the kernel's to keep free)");
+      if (values["running-kernel"] !== undefined) {
+        const series = String(values["running-kernel"]);
+        const model = (X86_RUNNING_KERNELS as Record<string, (typeof X86_RUNNING_KERNELS)["6.12"] | undefined>)[series];
+        if (!model || !Object.hasOwn(X86_RUNNING_KERNELS, series)) throw new UsageError(`plan: --running-kernel must be ${Object.keys(X86_RUNNING_KERNELS).join("|")} (got ${JSON.stringify(series)})`);
+        kernelPurgatory = model.kernelPurgatory;
+        search = model.search;
+      }
+      if (values["kernel-purgatory"] !== undefined) kernelPurgatory = parseKernelPurgatory(String(values["kernel-purgatory"]));
+    }
     const kernel = await readInput(String(values.kernel));
     const initrd = await readOptional(values.initrd);
     const dtb = await readOptional(values.dtb);
@@ -129,6 +168,17 @@ export const planCommand: Command = {
         throw new UnreadableError(`cannot read ${String(values.iomem)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       memory = memoryMapFromIomem(text);
+    }
+    if (values.memblock !== undefined) {
+      const dir = String(values.memblock);
+      const read = async (name: string) => {
+        try {
+          return await readFile(join(dir, name), "utf8");
+        } catch (e) {
+          throw new UnreadableError(`cannot read ${join(dir, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      };
+      memory = memoryMapFromMemblock(await read("memory"), await read("reserved"));
     }
     const exclude = ((values.exclude as string[] | undefined) ?? []).map(parseRangeSpec);
     let seed: bigint | undefined;
@@ -163,6 +213,8 @@ export const planCommand: Command = {
       ...(dtb ? { dtb } : {}),
       ...(memory ? { memory } : {}),
       ...(hartId !== undefined ? { hartId } : {}),
+      ...(kernelPurgatory ? { kernelPurgatory } : {}),
+      ...(search ? { search } : {}),
     };
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
     const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);

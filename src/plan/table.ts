@@ -10,14 +10,14 @@
  */
 
 import { KimageError } from "../core/errors.js";
-import { PLAN_LAYER } from "./core/allocator.js";
+import { PLAN_LAYER, type HoleSearch } from "./core/allocator.js";
 import type { MemoryMap, Range } from "./core/memory.js";
 import type { Seed } from "./core/random.js";
 import type { AnyPlan } from "./core/types.js";
 import type { CrashInput } from "./protocol/kdump.js";
 import { ARM64_KERNEL, planArm64, type Arm64Plan } from "./arch/arm64.js";
 import { planRiscv, RISCV_KERNEL, type RiscvPlan } from "./arch/riscv.js";
-import { planX86_64, X86_KERNEL, type X86Plan } from "./arch/x86.js";
+import { planX86_64, X86_KERNEL, type X86KernelPurgatory, type X86Plan } from "./arch/x86.js";
 import { planX86_64Crash, type X86CrashInput } from "./arch/x86-crash.js";
 
 /** What a caller (the CLI) hands any row: the union of what the rows read. */
@@ -36,6 +36,10 @@ export interface PlanRequest {
   memory?: MemoryMap;
   /** The hart that enters the kernel (rows with `hartId`). */
   hartId?: bigint;
+  /** x86_64: the loading kernel's own purgatory, kept free where kexec_file_load would put it (`X86PlanInput.kernelPurgatory`). */
+  kernelPurgatory?: X86KernelPurgatory;
+  /** x86_64: the loading kernel's version of the hole search (`X86PlanInput.search`). */
+  search?: HoleSearch;
 }
 
 /** One row of the plan table. */

@@ -10,7 +10,11 @@
 // fixtures/real holds today) — plus what kimage cannot see in a bzImage: the
 // loading kernel's own purgatory and its version of the hole search
 // (X86_RUNNING_KERNELS).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli.js";
 import { planX86_64, X86_RUNNING_KERNELS } from "../../src/plan/arch/x86.js";
 import { memoryMapFromIomem } from "../../src/plan/core/memory-parse.js";
 import { bzImageLength, parseKernelSegments, readRecording, refereeInitrd, REFEREE_TARGETS, type KernelSegment, type Recording } from "../support/referee.js";
@@ -64,6 +68,26 @@ for (const t of REFEREE_TARGETS) {
       const model = X86_RUNNING_KERNELS[series];
       expect(model, `no X86_RUNNING_KERNELS entry for ${series}`).toBeDefined();
       expect(show(await replayX86(r!, model))).toEqual(show(r!.segments));
+    });
+
+    it("the CLI: kimage plan --iomem … --running-kernel SERIES gives the same placement", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "kimage-referee-"));
+      try {
+        writeFileSync(join(dir, "kernel"), kernelOf(r!));
+        writeFileSync(join(dir, "initrd"), refereeInitrd(r!.meta.initrdSize));
+        writeFileSync(join(dir, "iomem"), r!.iomem);
+        const out: string[] = [];
+        const err: string[] = [];
+        const args = ["plan", "--arch", "x86_64", "--kernel", join(dir, "kernel"), "--initrd", join(dir, "initrd"), "--cmdline", r!.meta.cmdline, "--iomem", join(dir, "iomem"), "--running-kernel", series, "--json"];
+        const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+        expect(code, err.join("\n")).toBe(0);
+        const j = JSON.parse(out.join("\n")) as { segments: Array<{ mem: string; memsz: string; bufsz: string }>; bootParams: { kernelPurgatory: { mem: string; memsz: string; bufsz: string } } };
+        const kp = j.bootParams.kernelPurgatory;
+        const segs = [kp, ...j.segments].map((s, index) => ({ index, bufsz: BigInt(s.bufsz), mem: BigInt(s.mem), memsz: BigInt(s.memsz) }));
+        expect(show(segs)).toEqual(show(r!.segments));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("without them it does not: the inputs are what makes the mirror exact", async () => {
