@@ -47,6 +47,12 @@ export interface RefereeTarget {
   console: string;
   /** Picks the kernel from fixtures/real (by suite and arch, never by version). */
   pick: (f: RealFixture) => boolean;
+  /**
+   * Instead of a fixture: the environment variable naming a kernel built for
+   * the referee (arm64: Debian's kernels lack CONFIG_KEXEC_FILE, so the
+   * referee is built from Debian's linux-source with it; see the README).
+   */
+  kernelEnv?: string;
 }
 
 /** The targets, in the issue's order. */
@@ -54,6 +60,8 @@ export const REFEREE_TARGETS: readonly RefereeTarget[] = [
   { id: "x86_64-6.12", arch: "x86_64", machine: ["-M", "pc"], memMiB: 1024, console: "ttyS0", pick: (f) => f.kind === "kernel" && f.arch === "amd64" && f.suite === "trixie" && !f.signedPackage },
   { id: "x86_64-6.1", arch: "x86_64", machine: ["-M", "pc"], memMiB: 1024, console: "ttyS0", pick: (f) => f.kind === "kernel" && f.arch === "amd64" && f.suite === "bookworm" && !f.signedPackage },
   { id: "x86_64-7.x", arch: "x86_64", machine: ["-M", "pc"], memMiB: 1024, console: "ttyS0", pick: (f) => f.kind === "kernel" && f.arch === "amd64" && f.suite === "sid" && !f.signedPackage },
+  // lpa2=off: 6.12 crashes inside kexec with 52-bit VAs (../shared/REFERENCES.md); harmless for kexec_file_load, kept for the same machine as the kexec_load proof.
+  { id: "arm64-6.12", arch: "aarch64", machine: ["-M", "virt", "-cpu", "max,lpa2=off"], memMiB: 1024, console: "ttyAMA0", pick: () => false, kernelEnv: "KIMAGE_REFEREE_ARM64_IMAGE" },
 ];
 
 /** The initrd every recording loads: 1234 bytes, byte i = (31 i + 7) mod 256 (any content; only its size places it). */
@@ -69,6 +77,8 @@ export interface RecordingMeta {
   /** The command line passed to kexec_file_load (without its NUL). */
   cmdline: string;
   initrdSize: number;
+  /** arm64: the loaded Image's length (a kernel built for the referee, not a Debian file); x86 takes it from setup.hex. */
+  kernelLength?: number;
   /** The flags the successful call took: 8 (KEXEC_FILE_DEBUG) on 6.8+, 0 on 6.1 (EINVAL for 8; dynamic debug instead). */
   flags: number;
   /** kexec_file_load's return value (0: loaded). */
@@ -77,6 +87,8 @@ export interface RecordingMeta {
   memMiB: number;
   /** The first kernel's command line. */
   firstCmdline: string;
+  /** The kernel had said "random: crng init done" before the load (rng_is_initialized(): arm64 then adds kaslr-seed and rng-seed to the DTB). */
+  rngReady?: boolean;
 }
 
 /** A segment as the kernel printed it. */
@@ -116,6 +128,8 @@ export interface Recording {
   memblockReserved?: string;
   fdt?: Uint8Array;
   setup?: Uint8Array;
+  /** arm64: the Image header. */
+  image?: Uint8Array;
   segments: KernelSegment[];
   segmentLines: string;
 }
@@ -131,6 +145,7 @@ export function readRecording(id: string): Recording | undefined {
   const segmentLines = readFileSync(join(dir, "segments.txt"), "utf8");
   const fdt = opt("fdt.hex");
   const setup = opt("setup.hex");
+  const image = opt("image.hex");
   const mm = opt("memblock-memory.txt");
   const mr = opt("memblock-reserved.txt");
   return {
@@ -142,6 +157,7 @@ export function readRecording(id: string): Recording | undefined {
     ...(mr !== undefined ? { memblockReserved: mr } : {}),
     ...(fdt !== undefined ? { fdt: hexBytes(fdt) } : {}),
     ...(setup !== undefined ? { setup: hexBytes(setup) } : {}),
+    ...(image !== undefined ? { image: hexBytes(image) } : {}),
     segments: parseKernelSegments(segmentLines),
     segmentLines,
   };
@@ -169,7 +185,9 @@ export function bzImageLength(setup: Uint8Array): number {
  * loads the same kernel with kexec_file_load; writes the recording.
  */
 export async function recordReferee(t: RefereeTarget, log: (s: string) => void = () => {}): Promise<Recording> {
-  const fx = requireReal(`${t.id} kernel`, t.pick)[0];
+  const built = t.kernelEnv ? process.env[t.kernelEnv] : undefined;
+  if (t.kernelEnv && !built) throw new Error(`${t.id}: set ${t.kernelEnv} to the kernel built for the referee`);
+  const fx = built ? { abs: built, path: built } : requireReal(`${t.id} kernel`, t.pick)[0];
   if (!fx) throw new Error(`no fixture for ${t.id}: run npm run fixtures`);
   const kernel = readBytes(fx.abs);
   const initrd = refereeInitrd();
@@ -191,7 +209,9 @@ export async function recordReferee(t: RefereeTarget, log: (s: string) => void =
   if (!res || iomem === undefined || dmesg === undefined) throw new Error(`${t.id}: the referee printed no result (timed out: ${boot.timedOut})\n${c.slice(-3000)}`);
   const dir = join(REFEREE_DIR, t.id);
   mkdirSync(dir, { recursive: true });
-  const meta: RecordingMeta = { arch: t.arch, cmdline, initrdSize: initrd.length, flags: Number(res[1]), result: Number(res[2]), machine: t.machine, memMiB: t.memMiB, firstCmdline };
+  const loadAt = dmesg.search(/kexec_file|kexec-bzImage64|kexec_image/);
+  const rngReady = /crng init done/.test(loadAt < 0 ? dmesg : dmesg.slice(0, loadAt));
+  const meta: RecordingMeta = { arch: t.arch, cmdline, initrdSize: initrd.length, ...(t.arch === "aarch64" ? { kernelLength: kernel.length } : {}), flags: Number(res[1]), result: Number(res[2]), machine: t.machine, memMiB: t.memMiB, firstCmdline, rngReady };
   writeFileSync(join(dir, "recording.json"), JSON.stringify(meta, null, 2) + "\n");
   writeFileSync(join(dir, "iomem.txt"), iomem);
   const mm = marked(c, "memblock-memory");
@@ -200,6 +220,8 @@ export async function recordReferee(t: RefereeTarget, log: (s: string) => void =
   if (mr !== undefined) writeFileSync(join(dir, "memblock-reserved.txt"), mr);
   const fdt = marked(c, "fdt");
   if (fdt !== undefined) writeFileSync(join(dir, "fdt.hex"), fdt);
+  // arm64: the Image header (64 bytes: text_offset, image_size, flags) is all image_load reads.
+  if (t.arch === "aarch64") writeFileSync(join(dir, "image.hex"), toHex(kernel.subarray(0, 64)));
   if (t.arch === "x86_64") {
     if (bzImageLength(kernel) !== kernel.length) throw new Error(`${t.id}: the file is ${kernel.length} bytes, not kern16 + syssize × 16 = ${bzImageLength(kernel)}: setup.hex alone cannot stand for it`);
     writeFileSync(join(dir, "setup.hex"), toHex(setupPart(kernel)));

@@ -32,6 +32,7 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
 }
 __asm__(".globl _start\n_start:\n xor %ebp, %ebp\n and $-16, %rsp\n call cmain\n hlt\n");
 #define LOADER_FILE "arch/x86/kernel/kexec-bzimage64.c"
+#define LOADER_FILE2 "arch/x86/kernel/machine_kexec_64.c"
 #elif defined(__aarch64__)
 enum { SYS_nanosleep = 101, SYS_read = 63, SYS_write = 64, SYS_close = 57, SYS_mmap = 222, SYS_mount = 40, SYS_reboot = 142, SYS_exit = 93, SYS_openat = 56, SYS_syslog = 116, SYS_ioctl = 29, SYS_kexec_file_load = 294 };
 static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
@@ -41,6 +42,7 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
 }
 __asm__(".globl _start\n_start:\n mov x29, xzr\n bl cmain\n 1: b 1b\n");
 #define LOADER_FILE "arch/arm64/kernel/kexec_image.c"
+#define LOADER_FILE2 "arch/arm64/kernel/machine_kexec_file.c"
 #else
 #error "unsupported architecture"
 #endif
@@ -170,6 +172,7 @@ void cmain(void) {
   dump("/sys/firmware/fdt", "fdt", 1);
   control("file kernel/kexec_file.c +p");
   control("file " LOADER_FILE " +p");
+  control("file " LOADER_FILE2 " +p");
   ul n = 0;
   char *cmdline = slurp("/ref/cmdline", 4096, &n);
   if (!cmdline) {
