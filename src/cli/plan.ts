@@ -17,7 +17,8 @@
  * /sys/kernel/debug/memblock/*) instead of a memory map (arm64, riscv64
  * walk it); x86_64 `--running-kernel 6.1|6.12|7.x` takes Debian's values of
  * the loading kernel's purgatory and hole search (`X86_RUNNING_KERNELS`),
- * and `--kernel-purgatory [BUFSZ:]MEMSZ` states the purgatory's size.
+ * `--kernel-purgatory [BUFSZ:]MEMSZ` states the purgatory's size, and
+ * `--efi-map-size BYTES` the EFI runtime map an EFI-booted kernel adds to boot_params.
  *
  * @module
  */
@@ -104,7 +105,7 @@ function parseKernelPurgatory(v: string): X86KernelPurgatory {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -117,6 +118,7 @@ export const planCommand: Command = {
     memblock: { type: "string" },
     "running-kernel": { type: "string" },
     "kernel-purgatory": { type: "string" },
+    "efi-map-size": { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
     crash: { type: "string" },
@@ -144,6 +146,13 @@ export const planCommand: Command = {
     }
     let kernelPurgatory: X86KernelPurgatory | undefined;
     let search: HoleSearch | undefined;
+    let efiMapSize: number | undefined;
+    if (values["efi-map-size"] !== undefined) {
+      if (arch !== "x86_64") throw new UsageError("plan: --efi-map-size is an x86_64 input (boot_params' EFI runtime map)");
+      const v = String(values["efi-map-size"]);
+      efiMapSize = /^(0x[0-9a-f]+|[0-9]+)$/i.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(efiMapSize) || efiMapSize > 1 << 20) throw new UsageError(`plan: --efi-map-size must be a byte count up to 1 MiB (got ${JSON.stringify(v)})`);
+    }
     if (values["running-kernel"] !== undefined || values["kernel-purgatory"] !== undefined) {
       if (arch !== "x86_64") throw new UsageError("plan: --running-kernel and --kernel-purgatory are x86_64 inputs (arm64 and riscv64 kexec_file_load has no purgatory of the kernel's to keep free)");
       if (values["running-kernel"] !== undefined) {
@@ -215,6 +224,7 @@ export const planCommand: Command = {
       ...(hartId !== undefined ? { hartId } : {}),
       ...(kernelPurgatory ? { kernelPurgatory } : {}),
       ...(search ? { search } : {}),
+      ...(efiMapSize ? { efiMapSize } : {}),
     };
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
     const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);

@@ -40,6 +40,8 @@ export interface PlanRequest {
   kernelPurgatory?: X86KernelPurgatory;
   /** x86_64: the loading kernel's version of the hole search (`X86PlanInput.search`). */
   search?: HoleSearch;
+  /** x86_64: `efi_get_runtime_map_size()` of an EFI-booted loading kernel (boot_params grows by it; `BootParamsConfig.efiMapSize`). */
+  efiMapSize?: number;
 }
 
 /** One row of the plan table. */
@@ -101,7 +103,7 @@ const X86_ROW: PlanTableRow<X86Plan> = {
   arch: "x86_64",
   layer: X86_KERNEL.format,
   needs: { input: "memory", why: "its e820 comes from it" },
-  plan: (r) => planX86_64({ ...r, memory: need(r.memory, "x86_64", "a memory map") }),
+  plan: (r) => planX86_64({ ...r, memory: need(r.memory, "x86_64", "a memory map"), ...(r.efiMapSize ? { bootParamsConfig: { efiMapSize: r.efiMapSize } } : {}) }),
   crash: (r, c) =>
     planX86_64Crash({
       ...r,

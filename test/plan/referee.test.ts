@@ -94,12 +94,34 @@ for (const t of REFEREE_TARGETS.filter((x) => x.arch === "x86_64")) {
 
     it("without them it does not: the inputs are what makes the mirror exact", async () => {
       const plain = await replayX86(r!);
+      if (process.env.KIMAGE_REFEREE_SHOW) console.log(t.id, "kimage without the inputs:", show(plain));
       // kimage alone plans no purgatory: three segments, and at least one of them elsewhere than the kernel put it.
       const kernelRest = r!.segments.slice(1).map((s, index) => ({ ...s, index }));
       expect(show(plain)).not.toEqual(show(kernelRest));
     });
   });
 }
+
+describe.skipIf(!readRecording("x86_64-6.12"))("--efi-map-size", () => {
+  it("an EFI-booted loading kernel's boot_params: 0x180 bytes of runtime map make bufsz 0x1270 (the issue's OVMF measurement), BIOS 0x10f0", async () => {
+    const r = readRecording("x86_64-6.12")!;
+    const dir = mkdtempSync(join(tmpdir(), "kimage-referee-"));
+    try {
+      writeFileSync(join(dir, "kernel"), kernelOf(r));
+      writeFileSync(join(dir, "iomem"), r.iomem);
+      const bufsz = async (...extra: string[]) => {
+        const out: string[] = [];
+        const code = await main(["plan", "--arch", "x86_64", "--kernel", join(dir, "kernel"), "--cmdline", r.meta.cmdline, "--iomem", join(dir, "iomem"), "--json", ...extra], { out: (s) => out.push(s), err: () => {} });
+        expect(code).toBe(0);
+        return (JSON.parse(out.join("\n")) as { segments: Array<{ name: string; bufsz: string }> }).segments.find((s) => s.name === "bootparams")?.bufsz;
+      };
+      expect(await bufsz()).toBe(hex(r.segments[1]!.bufsz));
+      expect(await bufsz("--efi-map-size", "0x180")).toBe("0x1270");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 // arm64: kexec_file walks memblock's free ranges (kexec_walk_memblock), not /proc/iomem, and places
 // kernel, initrd, DTB with no purgatory. The referee kernel is built from Debian's linux-source with
