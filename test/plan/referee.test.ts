@@ -152,4 +152,11 @@ describe.skipIf(!arm)("referee arm64-6.12: kexec_file_load's placement, replayed
     const memory = memoryMapFromMemblock(arm!.memblockMemory ?? "", arm!.memblockReserved ?? "");
     expect(show(await replay(memory))).toEqual(show(arm!.segments));
   });
+
+  it("on /proc/iomem it does not: the running kernel's image is System RAM there, reserved in memblock", async () => {
+    const fromIomem = await replay(memoryMapFromIomem(arm!.iomem));
+    // iomem offers 0x40000000 for the 2 MiB-aligned kernel; memblock has only 2 MiB free below the running kernel.
+    expect(fromIomem[0]!.mem).not.toBe(arm!.segments[0]!.mem);
+    expect(fromIomem[0]!.mem).toBeLessThan(arm!.segments[0]!.mem);
+  });
 });
