@@ -18,7 +18,9 @@
  * walk it); x86_64 `--running-kernel 6.1|6.12|7.x` takes Debian's values of
  * the loading kernel's purgatory and hole search (`X86_RUNNING_KERNELS`),
  * `--kernel-purgatory [BUFSZ:]MEMSZ` states the purgatory's size, and
- * `--efi-map-size BYTES` the EFI runtime map an EFI-booted kernel adds to boot_params.
+ * `--efi-map-size BYTES` the EFI runtime map an EFI-booted kernel adds to boot_params;
+ * arm64 `--dtb-seed N` says the loading kernel's RNG is ready (the DTB gets
+ * kaslr-seed and rng-seed, drawn from N; the placement stays deterministic).
  *
  * @module
  */
@@ -105,7 +107,7 @@ function parseKernelPurgatory(v: string): X86KernelPurgatory {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -119,6 +121,7 @@ export const planCommand: Command = {
     "running-kernel": { type: "string" },
     "kernel-purgatory": { type: "string" },
     "efi-map-size": { type: "string" },
+    "dtb-seed": { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
     crash: { type: "string" },
@@ -146,6 +149,15 @@ export const planCommand: Command = {
     }
     let kernelPurgatory: X86KernelPurgatory | undefined;
     let search: HoleSearch | undefined;
+    let dtbSeed: bigint | undefined;
+    if (values["dtb-seed"] !== undefined) {
+      if (arch !== "arm64") throw new UsageError("plan: --dtb-seed is an arm64 input (the loading kernel's RNG is ready: kaslr-seed and rng-seed in the DTB)");
+      try {
+        dtbSeed = BigInt(String(values["dtb-seed"]));
+      } catch {
+        throw new UsageError("--dtb-seed must be an integer");
+      }
+    }
     let efiMapSize: number | undefined;
     if (values["efi-map-size"] !== undefined) {
       if (arch !== "x86_64") throw new UsageError("plan: --efi-map-size is an x86_64 input (boot_params' EFI runtime map)");
@@ -225,6 +237,7 @@ export const planCommand: Command = {
       ...(kernelPurgatory ? { kernelPurgatory } : {}),
       ...(search ? { search } : {}),
       ...(efiMapSize ? { efiMapSize } : {}),
+      ...(dtbSeed !== undefined ? { dtbSeed } : {}),
     };
     if (crash && !row.crash) throw new UsageError(`plan: --crash is not supported for ${arch} yet`);
     const base = crash && row.crash ? await row.crash(request, crash) : await row.plan(request);

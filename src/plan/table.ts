@@ -40,6 +40,8 @@ export interface PlanRequest {
   kernelPurgatory?: X86KernelPurgatory;
   /** x86_64: the loading kernel's version of the hole search (`X86PlanInput.search`). */
   search?: HoleSearch;
+  /** arm64: the loading kernel's RNG is ready, so the DTB carries kaslr-seed and rng-seed drawn from this seed; the placement stays deterministic (`Arm64PlanInput.dtbSeed`). */
+  dtbSeed?: Seed;
   /** x86_64: `efi_get_runtime_map_size()` of an EFI-booted loading kernel (boot_params grows by it; `BootParamsConfig.efiMapSize`). */
   efiMapSize?: number;
 }

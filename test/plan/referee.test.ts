@@ -153,6 +153,28 @@ describe.skipIf(!arm)("referee arm64-6.12: kexec_file_load's placement, replayed
     expect(show(await replay(memory))).toEqual(show(arm!.segments));
   });
 
+  it("the CLI: kimage plan --memblock DIR --dtb-seed N gives the same placement", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kimage-referee-"));
+    try {
+      const kernel = new Uint8Array(arm!.meta.kernelLength ?? 0);
+      kernel.set(arm!.image ?? new Uint8Array(0));
+      writeFileSync(join(dir, "kernel"), kernel);
+      writeFileSync(join(dir, "initrd"), refereeInitrd(arm!.meta.initrdSize));
+      writeFileSync(join(dir, "dtb"), arm!.fdt ?? new Uint8Array(0));
+      writeFileSync(join(dir, "memory"), arm!.memblockMemory ?? "");
+      writeFileSync(join(dir, "reserved"), arm!.memblockReserved ?? "");
+      const out: string[] = [];
+      const err: string[] = [];
+      const args = ["plan", "--arch", "arm64", "--kernel", join(dir, "kernel"), "--initrd", join(dir, "initrd"), "--cmdline", arm!.meta.cmdline, "--dtb", join(dir, "dtb"), "--memblock", dir, ...(arm!.meta.rngReady ? ["--dtb-seed", "7"] : []), "--json"];
+      const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+      expect(code, err.join("\n")).toBe(0);
+      const j = JSON.parse(out.join("\n")) as { segments: Array<{ mem: string; memsz: string; bufsz: string }> };
+      expect(show(j.segments.map((s, index) => ({ index, bufsz: BigInt(s.bufsz), mem: BigInt(s.mem), memsz: BigInt(s.memsz) })))).toEqual(show(arm!.segments));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("on /proc/iomem it does not: the running kernel's image is System RAM there, reserved in memblock", async () => {
     const fromIomem = await replay(memoryMapFromIomem(arm!.iomem));
     // iomem offers 0x40000000 for the 2 MiB-aligned kernel; memblock has only 2 MiB free below the running kernel.
