@@ -87,6 +87,8 @@ export interface RecordingMeta {
   memMiB: number;
   /** The first kernel's command line. */
   firstCmdline: string;
+  /** arm64: /sys/firmware/fdt's length; fdt.hex stops after its last non-zero word (QEMU pads the blob to 1 MiB with zeros). */
+  fdtLength?: number;
   /** The kernel had said "random: crng init done" before the load (rng_is_initialized(): arm64 then adds kaslr-seed and rng-seed to the DTB). */
   rngReady?: boolean;
 }
@@ -135,6 +137,12 @@ export interface Recording {
 }
 
 const hexBytes = (t: string) => new Uint8Array(t.replace(/[^0-9a-f]/g, "").match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
+const padTo = (b: Uint8Array, n: number | undefined) => {
+  if (n === undefined || n <= b.length) return b;
+  const out = new Uint8Array(n);
+  out.set(b);
+  return out;
+};
 const toHex = (b: Uint8Array) => (Buffer.from(b).toString("hex").match(/.{1,64}/g) ?? []).join("\n") + "\n";
 
 /** Reads the recording `id` (undefined when it was never recorded). */
@@ -148,14 +156,15 @@ export function readRecording(id: string): Recording | undefined {
   const image = opt("image.hex");
   const mm = opt("memblock-memory.txt");
   const mr = opt("memblock-reserved.txt");
+  const meta = JSON.parse(readFileSync(join(dir, "recording.json"), "utf8")) as RecordingMeta;
   return {
     id,
     dir,
-    meta: JSON.parse(readFileSync(join(dir, "recording.json"), "utf8")) as RecordingMeta,
+    meta,
     iomem: readFileSync(join(dir, "iomem.txt"), "utf8"),
     ...(mm !== undefined ? { memblockMemory: mm } : {}),
     ...(mr !== undefined ? { memblockReserved: mr } : {}),
-    ...(fdt !== undefined ? { fdt: hexBytes(fdt) } : {}),
+    ...(fdt !== undefined ? { fdt: padTo(hexBytes(fdt), meta.fdtLength) } : {}),
     ...(setup !== undefined ? { setup: hexBytes(setup) } : {}),
     ...(image !== undefined ? { image: hexBytes(image) } : {}),
     segments: parseKernelSegments(segmentLines),
@@ -212,14 +221,19 @@ export async function recordReferee(t: RefereeTarget, log: (s: string) => void =
   const loadAt = dmesg.search(/kexec_file|kexec-bzImage64|kexec_image/);
   const rngReady = /crng init done/.test(loadAt < 0 ? dmesg : dmesg.slice(0, loadAt));
   const meta: RecordingMeta = { arch: t.arch, cmdline, initrdSize: initrd.length, ...(t.arch === "aarch64" ? { kernelLength: kernel.length } : {}), flags: Number(res[1]), result: Number(res[2]), machine: t.machine, memMiB: t.memMiB, firstCmdline, rngReady };
-  writeFileSync(join(dir, "recording.json"), JSON.stringify(meta, null, 2) + "\n");
   writeFileSync(join(dir, "iomem.txt"), iomem);
   const mm = marked(c, "memblock-memory");
   const mr = marked(c, "memblock-reserved");
   if (mm !== undefined) writeFileSync(join(dir, "memblock-memory.txt"), mm);
   if (mr !== undefined) writeFileSync(join(dir, "memblock-reserved.txt"), mr);
   const fdt = marked(c, "fdt");
-  if (fdt !== undefined) writeFileSync(join(dir, "fdt.hex"), fdt);
+  if (fdt !== undefined) {
+    const bytes = hexBytes(fdt);
+    let n = bytes.length;
+    while (n > 0 && bytes[n - 1] === 0) n--;
+    writeFileSync(join(dir, "fdt.hex"), toHex(bytes.subarray(0, (n + 3) & ~3)));
+    meta.fdtLength = bytes.length;
+  }
   // arm64: the Image header (64 bytes: text_offset, image_size, flags) is all image_load reads.
   if (t.arch === "aarch64") writeFileSync(join(dir, "image.hex"), toHex(kernel.subarray(0, 64)));
   if (t.arch === "x86_64") {
@@ -232,6 +246,7 @@ export async function recordReferee(t: RefereeTarget, log: (s: string) => void =
     .filter((l) => /Loading segment|kexec_file|kexec-bzimage64|Loaded |purgatory|kexec_image/i.test(l))
     .map((l) => l.replace(/^(<\d+>)?\[\s*[\d.]+\]\s*/, ""));
   writeFileSync(join(dir, "segments.txt"), lines.join("\n") + "\n");
+  writeFileSync(join(dir, "recording.json"), JSON.stringify(meta, null, 2) + "\n");
   const version = /Linux version [^\n]*/.exec(dmesg)?.[0] ?? "";
   writeFileSync(join(dir, "release.txt"), `${version}\nfixture: ${fx.path}\n`);
   log(`${t.id}: result ${meta.result}, flags ${meta.flags}, ${parseKernelSegments(lines.join("\n")).length} segments (${Math.round(boot.ms / 1000)} s)`);
