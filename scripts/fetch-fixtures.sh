@@ -119,6 +119,8 @@ ALL_ITEMS=(
   "sid      arm64   kernel linux-image-arm64-16k"
   "sid      riscv64 kernel linux-image-riscv64"
   "sid      loong64 kernel linux-image-loong64"
+  # The placement referee (npm run referee) replays sid's 7.x amd64 kernel too.
+  "sid      amd64   unsigned linux-image-amd64"
   # Microsoft-signed shim, Debian-signed MokManager/fallback, and unsigned shim.
   "bookworm amd64 pkg shim-signed"
   "bookworm amd64 pkg shim-helpers-amd64-signed"

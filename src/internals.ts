@@ -59,6 +59,7 @@ export * from "./fdt/index.js";
 export * from "./plan/core/memory.js";
 export * from "./plan/core/memory-parse.js";
 export * from "./plan/core/allocator.js";
+export * from "./plan/core/memblock.js";
 export * from "./plan/core/random.js";
 export * from "./plan/core/types.js";
 export { MAX_PLACEMENT_TRIES } from "./plan/core/placement.js";
@@ -73,7 +74,7 @@ export { planElf, type ElfPlan, type ElfPlanArch, type ElfPlanInput, type ElfBoo
 export * from "./plan/core/crash.js";
 export { buildElfCoreHeaders, elfCoreHeaderSize, vmcoreinfoNoteSize, CRASH_NOTE_BYTES, DEFAULT_PAGE_OFFSET, ELF_CORE_HEADER_ALIGN, CORE_MACHINE, type CoreNoteRange, type ElfCoreInput } from "./plan/protocol/elfcore.js";
 export * from "./plan/core/digest.js";
-export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, MIN_KERNEL_LOAD_ADDR, MIN_INITRD_LOAD_ADDR, X86_64_ENTRY_OFFSET, MAX_X86_PLACEMENT_TRIES, type X86PlanInput, type X86CrashHooks, type X86LoadFields, type X86Entry32, type X86Plan, type X86BootParams } from "./plan/arch/x86.js";
+export { planX86_64, x86ProbeAndLoadChecks, x86LoadFields, MIN_BOOTPARAM_ADDR, MIN_KERNEL_LOAD_ADDR, MIN_INITRD_LOAD_ADDR, X86_64_ENTRY_OFFSET, MAX_X86_PLACEMENT_TRIES, X86_RUNNING_KERNELS, type X86PlanInput, type X86CrashHooks, type X86LoadFields, type X86Entry32, type X86Plan, type X86BootParams, type X86KernelPurgatory } from "./plan/arch/x86.js";
 export { buildBootParams, bootParamsLayout, e820FromMemoryMap, e820TypeName, setupHeaderSize, kexecCmdlineBytes, BOOT_PARAMS_OFFSETS, SETUP_RNG_SEED, KEXEC_TYPE_OF_LOADER, type BootE820Entry, type BootParamsConfig, type BootParamsLayout, type BootParamsInput, type BuiltBootParams } from "./plan/protocol/bootparams.js";
 export { planX86_64Crash, type X86CrashInput } from "./plan/arch/x86-crash.js";
 export { planS390, S390_KERNEL, STARTUP_NORMAL_OFFSET, S390_RESTART_PSW_MASK, S390_PAGE_SIZE, PARMAREA_FIELDS, type S390PlanInput, type S390Plan, type S390BootParams, type S390SecureIpl, type S390SignatureInfo } from "./plan/arch/s390.js";

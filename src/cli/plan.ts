@@ -18,6 +18,17 @@
  * gains a `uki` block with the envelope's verdict against the `--cert`
  * anchors (src/plan/uki.ts).
  *
+ * To mirror where the running kernel's own `kexec_file_load` would put
+ * everything (the placement referee, test/plan/referee/): `--memblock DIR`
+ * reads memblock's view (`DIR/memory`, `DIR/reserved`: copies of
+ * /sys/kernel/debug/memblock/*) instead of a memory map (arm64, riscv64
+ * walk it); x86_64 `--running-kernel 6.1|6.12|7.x` takes Debian's values of
+ * the loading kernel's purgatory and hole search (`X86_RUNNING_KERNELS`),
+ * `--kernel-purgatory [BUFSZ:]MEMSZ` states the purgatory's size, and
+ * `--efi-map-size BYTES` the EFI runtime map an EFI-booted kernel adds to boot_params;
+ * arm64 `--dtb-seed N` says the loading kernel's RNG is ready (the DTB gets
+ * kaslr-seed and rng-seed, drawn from N; the placement stays deterministic).
+ *
  * @module
  */
 
@@ -38,6 +49,9 @@ import { withPurgatory } from "../plan/purgatory.js";
 import { probeUki } from "../formats/pe/uki/format.js";
 import { ukiPlanInputs, ukiPlanRequest, type UkiPlanInputs } from "../plan/uki.js";
 import { readCertificateFiles } from "./certs.js";
+import { memoryMapFromMemblock } from "../plan/core/memblock.js";
+import { X86_RUNNING_KERNELS, type X86KernelPurgatory } from "../plan/arch/x86.js";
+import type { HoleSearch } from "../plan/core/allocator.js";
 import { readInput } from "./io.js";
 import { planJson } from "./plan-json.js";
 import { UnreadableError, UsageError, type Command } from "./types.js";
@@ -130,10 +144,20 @@ function withUki(json: Record<string, unknown>, uki: UkiPlanInputs | undefined):
   };
 }
 
+/** `--kernel-purgatory [BUFSZ:]MEMSZ` (hex with 0x, or decimal). */
+function parseKernelPurgatory(v: string): X86KernelPurgatory {
+  const m = /^(?:(0x[0-9a-f]+|[0-9]+):)?(0x[0-9a-f]+|[0-9]+)$/i.exec(v);
+  if (!m) throw new UsageError(`--kernel-purgatory must be [BUFSZ:]MEMSZ (got ${JSON.stringify(v)})`);
+  const memsz = BigInt(m[2] as string);
+  const bufsz = m[1] === undefined ? memsz : BigInt(m[1]);
+  if (memsz === 0n || bufsz > memsz || memsz >= 1n << 64n) throw new UsageError("--kernel-purgatory: need 0 < BUFSZ <= MEMSZ < 2^64");
+  return { bufsz, memsz };
+}
+
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -146,6 +170,11 @@ export const planCommand: Command = {
     dtb: { type: "string" },
     memory: { type: "string" },
     iomem: { type: "string" },
+    memblock: { type: "string" },
+    "running-kernel": { type: "string" },
+    "kernel-purgatory": { type: "string" },
+    "efi-map-size": { type: "string" },
+    "dtb-seed": { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
     crash: { type: "string" },
@@ -166,9 +195,40 @@ export const planCommand: Command = {
     const row = planTableRow(arch);
     if (row === undefined) throw new UsageError(`plan: unknown --arch ${arch} (the usage below lists them)`);
     if (values.kernel === undefined) throw new UsageError("plan: --kernel FILE is required");
-    if (values.memory !== undefined && values.iomem !== undefined) throw new UsageError("plan: give --memory or --iomem, not both");
+    if ([values.memory, values.iomem, values.memblock].filter((v) => v !== undefined).length > 1) throw new UsageError("plan: give one of --memory, --iomem and --memblock");
     if (row.needs.input === "dtb" && values.dtb === undefined) throw new UsageError(`plan: --dtb FILE (${row.needs.why}) is required for ${arch}`);
-    if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined) throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
+    if (row.needs.input === "memory" && values.memory === undefined && values.iomem === undefined && values.memblock === undefined) {
+      throw new UsageError(`plan: --memory SPEC or --iomem FILE is required for ${arch} (${row.needs.why})`);
+    }
+    let kernelPurgatory: X86KernelPurgatory | undefined;
+    let search: HoleSearch | undefined;
+    let dtbSeed: bigint | undefined;
+    if (values["dtb-seed"] !== undefined) {
+      if (arch !== "arm64") throw new UsageError("plan: --dtb-seed is an arm64 input (the loading kernel's RNG is ready: kaslr-seed and rng-seed in the DTB)");
+      try {
+        dtbSeed = BigInt(String(values["dtb-seed"]));
+      } catch {
+        throw new UsageError("--dtb-seed must be an integer");
+      }
+    }
+    let efiMapSize: number | undefined;
+    if (values["efi-map-size"] !== undefined) {
+      if (arch !== "x86_64") throw new UsageError("plan: --efi-map-size is an x86_64 input (boot_params' EFI runtime map)");
+      const v = String(values["efi-map-size"]);
+      efiMapSize = /^(0x[0-9a-f]+|[0-9]+)$/i.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(efiMapSize) || efiMapSize > 1 << 20) throw new UsageError(`plan: --efi-map-size must be a byte count up to 1 MiB (got ${JSON.stringify(v)})`);
+    }
+    if (values["running-kernel"] !== undefined || values["kernel-purgatory"] !== undefined) {
+      if (arch !== "x86_64") throw new UsageError("plan: --running-kernel and --kernel-purgatory are x86_64 inputs (arm64 and riscv64 kexec_file_load has no purgatory of the kernel's to keep free)");
+      if (values["running-kernel"] !== undefined) {
+        const series = String(values["running-kernel"]);
+        const model = (X86_RUNNING_KERNELS as Record<string, (typeof X86_RUNNING_KERNELS)["6.12"] | undefined>)[series];
+        if (!model || !Object.hasOwn(X86_RUNNING_KERNELS, series)) throw new UsageError(`plan: --running-kernel must be ${Object.keys(X86_RUNNING_KERNELS).join("|")} (got ${JSON.stringify(series)})`);
+        kernelPurgatory = model.kernelPurgatory;
+        search = model.search;
+      }
+      if (values["kernel-purgatory"] !== undefined) kernelPurgatory = parseKernelPurgatory(String(values["kernel-purgatory"]));
+    }
     const kernel = await readInput(String(values.kernel));
     const initrd = await readOptional(values.initrd);
     const dtb = await readOptional(values.dtb);
@@ -185,6 +245,17 @@ export const planCommand: Command = {
         throw new UnreadableError(`cannot read ${String(values.iomem)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       memory = memoryMapFromIomem(text);
+    }
+    if (values.memblock !== undefined) {
+      const dir = String(values.memblock);
+      const read = async (name: string) => {
+        try {
+          return await readFile(join(dir, name), "utf8");
+        } catch (e) {
+          throw new UnreadableError(`cannot read ${join(dir, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      };
+      memory = memoryMapFromMemblock(await read("memory"), await read("reserved"));
     }
     const exclude = ((values.exclude as string[] | undefined) ?? []).map(parseRangeSpec);
     let seed: bigint | undefined;
@@ -219,6 +290,10 @@ export const planCommand: Command = {
       ...(dtb ? { dtb } : {}),
       ...(memory ? { memory } : {}),
       ...(hartId !== undefined ? { hartId } : {}),
+      ...(kernelPurgatory ? { kernelPurgatory } : {}),
+      ...(search ? { search } : {}),
+      ...(efiMapSize ? { efiMapSize } : {}),
+      ...(dtbSeed !== undefined ? { dtbSeed } : {}),
     };
     // A UKI: kernel, initrd and cmdline from it; its device tree in place of the first kernel's (the memory map stays the first kernel's).
     const request: PlanRequest = uki ? ukiPlanRequest(uki, given) : given;

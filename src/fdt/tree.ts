@@ -129,10 +129,36 @@ export function setProp(node: FdtNode, name: string, value: Uint8Array): FdtProp
   return np;
 }
 
-/** Deletes every property named `name`; returns whether one existed. */
+/**
+ * Deletes every property named `name`; returns whether one existed. As
+ * libfdt's `fdt_delprop` (`fdt_splice_struct_(fdt, prop, proplen, 0)`), only
+ * the property's own bytes go: FDT_NOP tokens before it stay where they were
+ * (they now precede the next property, the first subnode, or the node's
+ * end). The kernel's /chosen keeps 11 of them where early boot NOPed QEMU's
+ * 32-byte `rng-seed` (`fdt_nop_property`), and so does the DTB kexec_file
+ * builds from it.
+ */
 export function deleteProp(node: FdtNode, name: string): boolean {
   const before = node.props.length;
-  node.props = node.props.filter((p) => p.name !== name);
+  let carried = 0;
+  const kept: FdtProperty[] = [];
+  for (const p of node.props) {
+    if (p.name === name) {
+      carried += p.nopsBefore ?? 0;
+      continue;
+    }
+    if (carried > 0) {
+      p.nopsBefore = (p.nopsBefore ?? 0) + carried;
+      carried = 0;
+    }
+    kept.push(p);
+  }
+  node.props = kept;
+  if (carried > 0) {
+    const child = node.children[0];
+    if (child) child.nopsBefore = (child.nopsBefore ?? 0) + carried;
+    else node.nopsBeforeEnd = (node.nopsBeforeEnd ?? 0) + carried;
+  }
   return node.props.length !== before;
 }
 

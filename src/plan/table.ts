@@ -10,7 +10,7 @@
  */
 
 import { KimageError } from "../core/errors.js";
-import { PLAN_LAYER } from "./core/allocator.js";
+import { PLAN_LAYER, type HoleSearch } from "./core/allocator.js";
 import type { MemoryMap, Range } from "./core/memory.js";
 import type { Seed } from "./core/random.js";
 import type { AnyPlan } from "./core/types.js";
@@ -19,7 +19,7 @@ import { ARM_KERNEL, planArm, type ArmPlan } from "./arch/arm.js";
 import { LOONGARCH_KERNEL, planLoongarch, type LoongarchPlan } from "./arch/loongarch.js";
 import { ARM64_KERNEL, planArm64, type Arm64Plan } from "./arch/arm64.js";
 import { planRiscv, RISCV_KERNEL, type RiscvPlan } from "./arch/riscv.js";
-import { planX86_64, X86_KERNEL, type X86Plan } from "./arch/x86.js";
+import { planX86_64, X86_KERNEL, type X86KernelPurgatory, type X86Plan } from "./arch/x86.js";
 import { planX86_64Crash, type X86CrashInput } from "./arch/x86-crash.js";
 import { planS390, S390_KERNEL, type S390Plan } from "./arch/s390.js";
 import { planPpc64, PPC64_KERNEL, type Ppc64Plan } from "./arch/ppc64.js";
@@ -40,6 +40,14 @@ export interface PlanRequest {
   memory?: MemoryMap;
   /** The hart that enters the kernel (rows with `hartId`). */
   hartId?: bigint;
+  /** x86_64: the loading kernel's own purgatory, kept free where kexec_file_load would put it (`X86PlanInput.kernelPurgatory`). */
+  kernelPurgatory?: X86KernelPurgatory;
+  /** x86_64: the loading kernel's version of the hole search (`X86PlanInput.search`). */
+  search?: HoleSearch;
+  /** arm64: the loading kernel's RNG is ready, so the DTB carries kaslr-seed and rng-seed drawn from this seed; the placement stays deterministic (`Arm64PlanInput.dtbSeed`). */
+  dtbSeed?: Seed;
+  /** x86_64: `efi_get_runtime_map_size()` of an EFI-booted loading kernel (boot_params grows by it; `BootParamsConfig.efiMapSize`). */
+  efiMapSize?: number;
 }
 
 /** One row of the plan table. */
@@ -101,7 +109,7 @@ const X86_ROW: PlanTableRow<X86Plan> = {
   arch: "x86_64",
   layer: X86_KERNEL.format,
   needs: { input: "memory", why: "its e820 comes from it" },
-  plan: (r) => planX86_64({ ...r, memory: need(r.memory, "x86_64", "a memory map") }),
+  plan: (r) => planX86_64({ ...r, memory: need(r.memory, "x86_64", "a memory map"), ...(r.efiMapSize ? { bootParamsConfig: { efiMapSize: r.efiMapSize } } : {}) }),
   crash: (r, c) =>
     planX86_64Crash({
       ...r,

@@ -23,15 +23,15 @@ export function haveHelperToolchain(): boolean {
   return ["clang-14", "ld.lld-14"].every((t) => spawnSync(t, ["--version"], { stdio: "ignore" }).status === 0);
 }
 
-/** Builds the helper for `arch`: a static ELF executable. */
-export function buildHelper(arch: GuestArch): Uint8Array {
+/** Builds the helper for `arch` (or another freestanding source, e.g. the referee's): a static ELF executable. */
+export function buildHelper(arch: GuestArch, src: string = HELPER_SRC): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), "kimage-helper-"));
   try {
     const out = join(dir, "init");
     const extra = arch === "riscv64" ? ["-march=rv64imac", "-mabi=lp64", "-mno-relax"] : [];
     const r = spawnSync(
       "clang-14",
-      [`--target=${arch}-linux-gnu`, ...extra, "-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror", "-fuse-ld=lld", "-Wl,--build-id=none", "-o", out, HELPER_SRC],
+      [`--target=${arch}-linux-gnu`, ...extra, "-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror", "-fuse-ld=lld", "-Wl,--build-id=none", "-o", out, src],
       { encoding: "utf8" },
     );
     if (r.status !== 0) throw new Error(`building the kexec helper for ${arch} failed: ${r.stderr}`);

@@ -36,7 +36,7 @@ import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
 import { checkSegments, memoryMap, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
 import { placeWithRetries, type PlacementOptions } from "../core/placement.js";
-import { createRng, type Seed } from "../core/random.js";
+import { createRng, type Rng, type Seed } from "../core/random.js";
 import type { PlanOf } from "../core/types.js";
 import { unwrapKernel, type KernelLayer } from "../core/unwrap.js";
 
@@ -76,6 +76,15 @@ export interface Arm64PlanInput {
   pageSize?: bigint;
   /** Plan a crash (kdump) kernel instead of a normal one. */
   crash?: Arm64CrashInput;
+  /**
+   * The loading kernel's RNG is ready, so the DTB it builds carries
+   * `kaslr-seed` and `rng-seed` (of_kexec_alloc_and_setup_fdt: "if
+   * (rng_is_initialized())"; 0xe0 bytes more, measured on 6.12): their values
+   * are drawn from this seed while the placement stays the kernel's
+   * deterministic one (`seed` draws both). Absent: no seeds, as when the RNG
+   * is not ready.
+   */
+  dtbSeed?: Seed;
 }
 
 /** What an arm64 plan reports in `bootParams`. */
@@ -132,7 +141,9 @@ export async function planArm64(input: Arm64PlanInput): Promise<Arm64Plan> {
 
   // With a seed the kernel may be drawn so high that the initrd and the DTB (both above it:
   // "not allocate anything below the kernel") no longer fit: draw again (placeWithRetries).
-  const { value: placed, attempts } = placeWithRetries(rng, () => placeArm64({ map, image: image.bytes, header: h, input, opts, ...(crash ? { crash } : {}) }));
+  const dtbRng = rng ?? (input.dtbSeed !== undefined ? createRng(input.dtbSeed) : undefined);
+  if (!rng && dtbRng) notes.push("dtbSeed given: /chosen gets kaslr-seed and rng-seed (the loading kernel's RNG is ready); the placement stays deterministic");
+  const { value: placed, attempts } = placeWithRetries(rng, () => placeArm64({ map, image: image.bytes, header: h, input, opts, ...(dtbRng ? { dtbRng } : {}), ...(crash ? { crash } : {}) }));
   if (attempts > 1) notes.push(`placement drawn ${attempts} times: earlier draws left no room above the kernel for the initrd and the DTB`);
   notes.push(...placed.notes);
   const { segments, kernel } = placed;
@@ -173,13 +184,14 @@ interface Arm64Placement {
   opts: PlacementOptions;
   /** A crash plan's header and usable ranges. */
   crash?: CrashPlacement;
+  /** The source of the DTB's kaslr-seed and rng-seed (the plan's generator, or `dtbSeed`'s). */
+  dtbRng?: Rng;
 }
 
 /** One placement attempt: kernel, initrd, DTB, in the kernel's order. */
 function placeArm64(p: Arm64Placement): { segments: Segment[]; kernel: Segment; dtb: Segment; notes: string[] } {
   const { map, image: imageBytes, input, opts, crash } = p;
   const { image_size: imageSize, text_offset: textOffset } = p.header;
-  const rng = opts.random;
   const page = opts.pageSize;
   const notes: string[] = [];
   // "kbuf.memsz = le64_to_cpu(h->image_size); ... kbuf.memsz += text_offset; kbuf.buf_align = MIN_KIMG_ALIGN"
@@ -221,7 +233,7 @@ function placeArm64(p: Arm64Placement): { segments: Segment[]; kernel: Segment; 
     ...(input.currentDtb ? { currentDtb: input.currentDtb } : {}),
     // fdt_appendprop_addrrange(..., "linux,elfcorehdr", image->elf_load_addr, image->elf_headers_sz)
     ...(crash && elf ? { crash: { elfcorehdr: { start: elf.mem, size: BigInt(crash.headers.length) }, usable: crash.usable } } : {}),
-    ...(rng ? { rng } : {}),
+    ...(p.dtbRng ? { rng: p.dtbRng } : {}),
     pageSize: page,
   });
   notes.push(...dtb.notes);

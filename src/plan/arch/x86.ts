@@ -29,7 +29,7 @@
 import { ByteView, hex } from "../../core/bytes.js";
 import { BZIMAGE_LAYER, XLF_5LEVEL, kexecBzImage64Checks } from "../../formats/bzimage/header.js";
 import { KimageError } from "../../core/errors.js";
-import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
+import { addBuffer, CURRENT_HOLE_SEARCH, LEGACY_HOLE_SEARCH, PLAN_LAYER, ULONG_MAX, type HoleSearch } from "../core/allocator.js";
 import {
   bootParamsLayout,
   buildBootParams,
@@ -106,7 +106,45 @@ export interface X86PlanInput {
   bootParamsConfig?: BootParamsConfig;
   /** Make a crash (kdump) plan. */
   crash?: X86CrashHooks;
+  /**
+   * The loading kernel's own purgatory, to mirror where `kexec_file_load`
+   * puts the other segments: bzImage64_load places it first ("Load
+   * purgatory. For 64bit entry point, purgatory code can be anywhere.":
+   * `struct kexec_buf pbuf = { .image = image, .buf_min = MIN_PURGATORY_ADDR,
+   * .buf_max = ULONG_MAX, .top_down = true };`). It is not a segment of the
+   * plan (a kexec_load plan brings kimage's purgatory instead): its place is
+   * reported in `bootParams.kernelPurgatory` and kept free. Debian's values
+   * are in {@link X86_RUNNING_KERNELS}.
+   */
+  kernelPurgatory?: X86KernelPurgatory;
+  /** The loading kernel's version of the hole search (6.1 differs; see `HoleSearch`). Default: the current one. */
+  search?: HoleSearch;
 }
+
+/** The running kernel's purgatory as kexec_load_purgatory sizes it (the "Loading segment 0" line of a referee recording). */
+export interface X86KernelPurgatory {
+  /** `bufsz`: the purgatory's loaded sections. */
+  bufsz: bigint;
+  /** `memsz`: with its bss (rounded up to the page size by kexec_add_buffer). */
+  memsz: bigint;
+  /** `buf_align`: the largest section alignment (raised to the page size; default 16). */
+  align?: bigint;
+}
+
+/**
+ * What the x86_64 kernels of Debian do differently in kexec_file_load, by
+ * series, as the placement referee recorded them (test/plan/referee/,
+ * `npm run referee`): their purgatory's size and their hole search. Only
+ * these inputs differ; the bzImage64_load rules are the same.
+ */
+export const X86_RUNNING_KERNELS: Readonly<Record<"6.1" | "6.12" | "7.x", { kernelPurgatory: X86KernelPurgatory; search: HoleSearch }>> = {
+  // bookworm: "Loading segment 0: … bufsz=0x4000 mem=0x9a000 memsz=0x5000"
+  "6.1": { kernelPurgatory: { bufsz: 0x4000n, memsz: 0x5000n }, search: LEGACY_HOLE_SEARCH },
+  // trixie: "segment[0]: … bufsz=0x4000 mem=0x3ffdb000 memsz=0x5000"
+  "6.12": { kernelPurgatory: { bufsz: 0x4000n, memsz: 0x5000n }, search: CURRENT_HOLE_SEARCH },
+  // sid: "segment[0]: … bufsz=0x4000 mem=0x3ffdb000 memsz=0x5000"
+  "7.x": { kernelPurgatory: { bufsz: 0x4000n, memsz: 0x5000n }, search: CURRENT_HOLE_SEARCH },
+};
 
 /** The raw header fields bzImage64_load reads (from the struct, whatever the protocol version). */
 export interface X86LoadFields {
@@ -222,6 +260,8 @@ export interface X86BootParams {
   initrd: { mem: bigint; size: number } | null;
   /** The 32-bit protocol's entry state, or null when a segment lies above 4 GiB. */
   entry32: X86Entry32 | null;
+  /** Where the loading kernel's own purgatory goes (`X86PlanInput.kernelPurgatory`), or null. */
+  kernelPurgatory: { mem: bigint; memsz: bigint; bufsz: bigint } | null;
 }
 
 /** An x86_64 plan (normal or crash). */
@@ -262,12 +302,28 @@ export async function planX86_64(input: X86PlanInput): Promise<X86Plan> {
   let map = input.memory;
   if (crash?.region) map = memoryMap([...map.regions, { ...crash.region, type: "crash" as const }]);
   const rng = input.seed === undefined ? undefined : createRng(input.seed);
-  const opts: PlacementOptions = { pageSize: page, exclude: input.exclude ?? [], ...(crash ? { crash: true } : {}), ...(rng ? { random: rng } : {}) };
+  const opts: PlacementOptions = { pageSize: page, exclude: input.exclude ?? [], ...(crash ? { crash: true } : {}), ...(rng ? { random: rng } : {}), ...(input.search ? { search: input.search } : {}) };
   if (rng) notes.push("seed given: every segment position is drawn from the valid aligned positions");
-  notes.push(
-    `no purgatory: the kernel first places its purgatory (buf_min MIN_PURGATORY_ADDR ${hex(MIN_PURGATORY_ADDR)}, top-down) and enters the kernel through it; ` +
-      "a plan has none, so the later segments may take the place the purgatory would have had, and the entry state is what the purgatory hands over",
-  );
+  if (input.search && input.search !== CURRENT_HOLE_SEARCH) {
+    notes.push(`the loading kernel's hole search: top-down buffers walk System RAM ${input.search.topDownWalk}, first candidate temp_end - memsz${input.search.topDownFirst === "end-memsz" ? "" : " + 1"}`);
+  }
+  let kernelPurgatory: { mem: bigint; memsz: bigint; bufsz: bigint } | null = null;
+  if (input.kernelPurgatory) {
+    const kp = input.kernelPurgatory;
+    // kexec_load_purgatory(image, &pbuf) with pbuf = { .buf_min = MIN_PURGATORY_ADDR, .buf_max = ULONG_MAX, .top_down = true }, after crash_load_segments.
+    const seg = addBuffer(map, crash?.segments ?? [], { name: "kernel-purgatory", bytes: new Uint8Array(0), memsz: kp.memsz, bufAlign: kp.align ?? 16n, bufMin: MIN_PURGATORY_ADDR, bufMax: ULONG_MAX, topDown: true }, opts);
+    kernelPurgatory = { mem: seg.mem, memsz: seg.memsz, bufsz: kp.bufsz };
+    opts.exclude = [...opts.exclude, { start: seg.mem, size: seg.memsz }];
+    notes.push(
+      `the loading kernel's own purgatory (bufsz ${hex(kp.bufsz)}, memsz ${hex(seg.memsz)}) goes first, at ${hex(seg.mem)} (buf_min MIN_PURGATORY_ADDR ${hex(MIN_PURGATORY_ADDR)}, top-down): ` +
+        "kept free here, not a segment of this plan",
+    );
+  } else {
+    notes.push(
+      `no purgatory: the kernel first places its purgatory (buf_min MIN_PURGATORY_ADDR ${hex(MIN_PURGATORY_ADDR)}, top-down) and enters the kernel through it; ` +
+        "a plan has none, so the later segments may take the place the purgatory would have had (--kernel-purgatory keeps it free), and the entry state is what the purgatory hands over",
+    );
+  }
   const layout = bootParamsLayout(cmdlineBytes.length, { ...(crash?.dmCryptKeys ? { dmCryptKeys: true } : {}), ...(input.bootParamsConfig ? { config: input.bootParamsConfig } : {}) });
 
   const pre = crash?.segments ?? [];
@@ -346,6 +402,7 @@ export async function planX86_64(input: X86PlanInput): Promise<X86Plan> {
       kernel: { mem: kernelAddr, memsz: placed.kernel.memsz, init_size: f.initSize, kernel_alignment: f.kernelAlignment, pref_address: f.prefAddress, kern16_size: f.kern16Size },
       initrd: placed.initrd ? { mem: placed.initrd.mem, size: placed.initrd.bytes.length } : null,
       entry32,
+      kernelPurgatory,
     },
     notes,
   };

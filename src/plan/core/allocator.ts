@@ -120,6 +120,8 @@ export interface LocateOptions {
   exclude?: readonly Range[];
   /** `KEXEC_TYPE_CRASH`: search only the `crash` regions (crashk_res), always walked upward. */
   crash?: boolean;
+  /** Which version of the search the loading kernel runs (default: the current one, {@link CURRENT_HOLE_SEARCH}). */
+  search?: HoleSearch;
   /**
    * Draw the position uniformly among **all** valid aligned positions in
    * every eligible range, instead of the kernel's top-most / bottom-most
@@ -127,6 +129,34 @@ export interface LocateOptions {
    */
   random?: Rng;
 }
+
+/**
+ * The two ways older kernels search differently, as measured by the
+ * placement referee (test/plan/referee/: Debian's 6.1 against its 6.12 and
+ * 7.x, on the same QEMU machine):
+ *
+ * - `topDownWalk`: "descending" is today's
+ *   `if (kbuf->top_down) return walk_system_ram_res_rev(0, ULONG_MAX, kbuf, func);`;
+ *   "ascending" is 6.1's `kexec_walk_resources`, which has only
+ *   `walk_system_ram_res(0, ULONG_MAX, kbuf, func)`: a top-down buffer then
+ *   goes to the top of the **lowest** System RAM range that takes it (6.1's
+ *   purgatory and boot_params land below 640 KiB, at 0x9a000 and 0x98000).
+ * - `topDownFirst`: "end-memsz+1" is today's
+ *   `temp_start = temp_end - kbuf->memsz + 1;`; "end-memsz" is 6.1's
+ *   `temp_start = temp_end - kbuf->memsz;`, one byte lower, which after
+ *   `ALIGN_DOWN` leaves the top page of a range free when memsz is a
+ *   multiple of the alignment (6.1's initrd: 0x3ffde000, not 0x3ffdf000).
+ */
+export interface HoleSearch {
+  topDownWalk: "descending" | "ascending";
+  topDownFirst: "end-memsz+1" | "end-memsz";
+}
+
+/** The search of current kernels (6.12, 7.x). */
+export const CURRENT_HOLE_SEARCH: HoleSearch = { topDownWalk: "descending", topDownFirst: "end-memsz+1" };
+
+/** The search of Debian bookworm's 6.1 kernels (see {@link HoleSearch}). */
+export const LEGACY_HOLE_SEARCH: HoleSearch = { topDownWalk: "ascending", topDownFirst: "end-memsz" };
 
 /** A found hole. */
 export interface Hole {
@@ -200,9 +230,10 @@ function conflictsOf(opts: LocateOptions): Conflict[] {
 type Outcome = { kind: "found"; mem: bigint } | { kind: "next" } | { kind: "wrap"; why: string };
 
 /** locate_mem_hole_top_down over one resource [start, end] (end inclusive), arithmetically. */
-function topDown(start: bigint, end: bigint, k: NormalizedRequest, cs: readonly Conflict[]): Outcome {
+function topDown(start: bigint, end: bigint, k: NormalizedRequest, cs: readonly Conflict[], search: HoleSearch): Outcome {
   const tempEnd = end < k.max ? end : k.max;
-  const x = tempEnd - k.memsz + 1n;
+  // temp_start = temp_end - kbuf->memsz + 1;   (6.1: temp_start = temp_end - kbuf->memsz;)
+  const x = tempEnd - k.memsz + (search.topDownFirst === "end-memsz" ? 0n : 1n);
   if (x < 0n) return { kind: "wrap", why: `min(end ${hex(end)}, buf_max ${hex(k.max)}) - memsz + 1 is negative` };
   const lower = start > k.min ? start : k.min;
   let t = alignDown(x, k.align);
@@ -239,7 +270,7 @@ function bottomUp(start: bigint, end: bigint, k: NormalizedRequest, cs: readonly
 function walkOrder(map: MemoryMap, k: NormalizedRequest, opts: LocateOptions): Range[] {
   if (opts.crash) return crashRanges(map);
   const ram = ramRanges(map);
-  return k.topDown ? ram.reverse() : ram;
+  return k.topDown && (opts.search ?? CURRENT_HOLE_SEARCH).topDownWalk === "descending" ? ram.reverse() : ram;
 }
 
 /** locate_mem_hole_callback's filter. */
@@ -314,7 +345,7 @@ export function locateMemHole(map: MemoryMap, req: HoleRequest, options: LocateO
   for (const r of walkOrder(map, k, options)) {
     if (!eligible(r, k)) continue;
     const end = rangeEnd(r) - 1n;
-    const o = k.topDown ? topDown(r.start, end, k, cs) : bottomUp(r.start, end, k, cs);
+    const o = k.topDown ? topDown(r.start, end, k, cs, options.search ?? CURRENT_HOLE_SEARCH) : bottomUp(r.start, end, k, cs);
     if (o.kind === "found") return hole(o.mem);
     if (o.kind === "wrap") noHole(map, k, options, `in ${formatRange(r)} the kernel's arithmetic wraps (${o.why}) and sanity_check_segment_list would refuse the result`);
   }

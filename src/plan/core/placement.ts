@@ -6,6 +6,7 @@
  */
 
 import { KimageError } from "../../core/errors.js";
+import type { HoleSearch } from "./allocator.js";
 import type { Range } from "./memory.js";
 import type { Rng } from "./random.js";
 
@@ -22,6 +23,8 @@ export interface PlacementOptions {
   random?: Rng;
   /** `KEXEC_TYPE_CRASH`: search only the `crash` regions. */
   crash?: boolean;
+  /** The loading kernel's version of the hole search (default: the current one). */
+  search?: HoleSearch;
 }
 
 /** The result of {@link placeWithRetries}. */
