@@ -65,7 +65,7 @@ export * from "./plan/core/types.js";
 export { MAX_PLACEMENT_TRIES } from "./plan/core/placement.js";
 export { PLAN_TABLE, planTableRow, type Plan, type PlanArch, type PlanRequest, type PlanTableRow } from "./plan/table.js";
 export { type CrashInput } from "./plan/protocol/kdump.js";
-export { editChosen, buildKexecDtb, type ChosenEdits } from "./plan/protocol/chosen.js";
+export { editChosen, buildKexecDtb, type ChosenEdits, type DtbBootParams, type DtbPlanInputBase } from "./plan/protocol/chosen.js";
 export { planArm64, MIN_KIMG_ALIGN, ARM64_ELFCOREHDR_ALIGN, type Arm64PlanInput, type Arm64CrashInput, type Arm64Plan, type Arm64BootParams } from "./plan/arch/arm64.js";
 export { planRiscv, RISCV_PMD_SIZE, RISCV_MAX_PLACEMENT_TRIES, type RiscvPlanInput, type RiscvPlan, type RiscvBootParams } from "./plan/arch/riscv.js";
 export { planArm, ARM_KERNEL, ARM_TEXT_OFFSET, ARM_ZIMAGE_STACK_MALLOC, ARM_ULONG_MAX, ARM_ZRELADDR_ALIGN, type ArmPlanInput, type ArmPlan, type ArmBootParams } from "./plan/arch/arm.js";

@@ -42,9 +42,9 @@
 import { KimageError } from "../../core/errors.js";
 import { parseFdt } from "../../fdt/index.js";
 import { parseZImage, type ZImage } from "../../formats/zimage/format.js";
-import { buildKexecDtb, type DtbBootParams } from "../protocol/chosen.js";
+import { buildKexecDtb, type DtbBootParams, type DtbPlanInputBase } from "../protocol/chosen.js";
 import { addBuffer, PLAN_LAYER } from "../core/allocator.js";
-import { alignDown, alignUpBig, checkSegments, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
+import { alignDown, alignUpBig, checkSegments, regionsOfType, type Range, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
 import { createRng, type Seed } from "../core/random.js";
 import type { PlanOf } from "../core/types.js";
@@ -66,20 +66,10 @@ export const ARM_ZRELADDR_ALIGN = 0x8000000n;
 /** The layer an arm plan boots (the zImage, EFI stub included), and its header. */
 export const ARM_KERNEL: KernelLayer<ZImage> = { format: "zimage", header: (bytes) => parseZImage(bytes) };
 
-/** Inputs of an arm plan. */
-export interface ArmPlanInput {
-  /** The kernel in any wrapped form: unwrapped to the zImage. */
-  kernel: Uint8Array;
-  initrd?: Uint8Array;
-  cmdline?: string;
-  /** The first kernel's device tree (required: the second kernel's is derived from it). */
-  dtb: Uint8Array;
-  /** Memory map; default: from the device tree. */
-  memory?: MemoryMap;
-  /** Ranges no segment may touch. */
-  exclude?: Range[];
-  /** Where the current DTB sits (its /memreserve/ entry is dropped). */
-  currentDtb?: Range;
+/**
+ * Inputs of an arm plan. `kernel`: the kernel in any wrapped form: unwrapped to the zImage.
+ */
+export interface ArmPlanInput extends DtbPlanInputBase {
   /** Seed for /chosen `rng-seed` and `kaslr-seed` (placement stays kexec-tools' deterministic one). */
   seed?: Seed;
   /** `getpagesize()`; default 4096. */

@@ -30,10 +30,10 @@
 import { arm64Loadability, parseArm64Header, type Arm64Header, type Arm64Host } from "../../formats/arm64/image.js";
 import { KimageError } from "../../core/errors.js";
 import { parseFdt } from "../../fdt/index.js";
-import { buildKexecDtb, type DtbBootParams } from "../protocol/chosen.js";
+import { buildKexecDtb, type DtbBootParams, type DtbPlanInputBase } from "../protocol/chosen.js";
 import { prepareCrash, type CrashInput, type PreparedCrash } from "../protocol/kdump.js";
 import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
-import { checkSegments, memoryMap, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
+import { checkSegments, memoryMap, regionsOfType, type MemoryMap, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
 import { placeWithRetries, type PlacementOptions } from "../core/placement.js";
 import { createRng, type Rng, type Seed } from "../core/random.js";
@@ -53,20 +53,10 @@ export const ARM64_KERNEL: KernelLayer<Arm64Header> = { format: "arm64-image", h
 /** What makes an arm64 plan a crash (kdump) plan: the shared {@link CrashInput}. */
 export type Arm64CrashInput = CrashInput;
 
-/** Inputs of an arm64 plan. */
-export interface Arm64PlanInput {
-  /** The kernel in any wrapped form (PE stub, zboot, compressed): unwrapped to the arm64 Image first. */
-  kernel: Uint8Array;
-  initrd?: Uint8Array;
-  cmdline?: string;
-  /** The first kernel's device tree (required: the second kernel's is derived from it). */
-  dtb: Uint8Array;
-  /** Memory map; default: from the device tree (/memory, /reserved-memory, /memreserve/). */
-  memory?: MemoryMap;
-  /** Ranges no segment may touch (firmware, the current DTB, a loader's own code). */
-  exclude?: Range[];
-  /** Where the current DTB sits (its /memreserve/ entry is dropped from the new one). */
-  currentDtb?: Range;
+/**
+ * Inputs of an arm64 plan. `kernel`: the kernel in any wrapped form (PE stub, zboot, compressed): unwrapped to the arm64 Image first.
+ */
+export interface Arm64PlanInput extends DtbPlanInputBase {
   /** Seed for randomized placement and for kaslr-seed / rng-seed. Without it: the kernel's deterministic placement, no seeds. */
   seed?: Seed;
   /** Host facts for the kernel's header checks; default a little-endian CPU with every granule. */

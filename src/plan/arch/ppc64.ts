@@ -31,9 +31,9 @@
 import { hex } from "../../core/bytes.js";
 import { KimageError } from "../../core/errors.js";
 import { parseFdt, serializeFdt } from "../../fdt/index.js";
-import { editChosen } from "../protocol/chosen.js";
+import { editChosen, type DtbPlanInputBase } from "../protocol/chosen.js";
 import { addBuffer, PLAN_LAYER } from "../core/allocator.js";
-import { alignUpBig, checkSegments, regionsOfType, type MemoryMap, type Range, type Segment } from "../core/memory.js";
+import { alignUpBig, checkSegments, regionsOfType, type Range, type Segment } from "../core/memory.js";
 import { memoryMapFromFdt } from "../core/memory-parse.js";
 import { createRng, type Seed } from "../core/random.js";
 import type { PlanOf } from "../core/types.js";
@@ -50,20 +50,10 @@ export const PPC64_KERNEL = ELF_KERNEL;
  */
 export const PPC64_RMA_CAP = 0x40000000n;
 
-/** Inputs of a ppc64 plan. */
-export interface Ppc64PlanInput {
-  /** The ELF vmlinux (or a wrapper whose innermost layer is one). */
-  kernel: Uint8Array;
-  initrd?: Uint8Array;
-  cmdline?: string;
-  /** The first kernel's device tree (required: the second kernel's is derived from it). */
-  dtb: Uint8Array;
-  /** Memory map; default: from the device tree (/memory, /reserved-memory, /memreserve/). */
-  memory?: MemoryMap;
-  /** Ranges no segment may touch (firmware, the current DTB, a loader's own code). */
-  exclude?: Range[];
-  /** Where the current DTB sits (its /memreserve/ entry is dropped from the new one). */
-  currentDtb?: Range;
+/**
+ * Inputs of a ppc64 plan. `kernel`: the kernel: the ELF vmlinux (or a wrapper whose innermost layer is one).
+ */
+export interface Ppc64PlanInput extends DtbPlanInputBase {
   /** Seed for /chosen `kaslr-seed` and `rng-seed`. Without it: none. */
   seed?: Seed;
   /** PAGE_SIZE: default 64 KiB (Debian's ppc64el kernels: CONFIG_PPC_64K_PAGES). */

@@ -50,7 +50,7 @@ import { KimageError } from "../../core/errors.js";
 import { parseFdt } from "../../fdt/index.js";
 import { parseRiscvHeader, riscvLoadability, type RiscvHeader } from "../../formats/riscv/image.js";
 import { addBuffer, PLAN_LAYER, ULONG_MAX } from "../core/allocator.js";
-import { buildKexecDtb, type DtbBootParams } from "../protocol/chosen.js";
+import { buildKexecDtb, type DtbBootParams, type DtbPlanInputBase } from "../protocol/chosen.js";
 import { riscvKdumpCmdline } from "../core/crash.js";
 import { ELF_CORE_HEADER_ALIGN } from "../protocol/elfcore.js";
 import { prepareCrash, type CrashInput, type PreparedCrash } from "../protocol/kdump.js";
@@ -73,20 +73,10 @@ export const RISCV_KERNEL: KernelLayer<RiscvHeader> = { format: "riscv-image", h
 /** What makes a riscv64 plan a crash (kdump) plan: the shared {@link CrashInput}, as for arm64. */
 export type RiscvCrashInput = CrashInput;
 
-/** Inputs of a riscv64 plan (the same shape as the arm64 plan's). */
-export interface RiscvPlanInput {
-  /** The kernel in any wrapped form (PE stub, compressed): unwrapped to the RISC-V Image first. */
-  kernel: Uint8Array;
-  initrd?: Uint8Array;
-  cmdline?: string;
-  /** The first kernel's device tree, as the firmware handed it over (required: the second kernel's is derived from it). */
-  dtb: Uint8Array;
-  /** Memory map; default: from the device tree (/memory, /reserved-memory, /memreserve/). */
-  memory?: MemoryMap;
-  /** Ranges no segment may touch (firmware, the current DTB, a loader's own code). */
-  exclude?: Range[];
-  /** Where the current DTB sits (its /memreserve/ entry is dropped from the new one). */
-  currentDtb?: Range;
+/**
+ * Inputs of a riscv64 plan (the same shape as the arm64 plan's). `kernel`: the kernel in any wrapped form (PE stub, compressed): unwrapped to the RISC-V Image first.
+ */
+export interface RiscvPlanInput extends DtbPlanInputBase {
   /** Seed for randomized placement and for kaslr-seed / rng-seed. Without it: the kernel's deterministic placement, no seeds. */
   seed?: Seed;
   /** The hart that enters the kernel (a0). Default 0. */

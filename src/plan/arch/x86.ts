@@ -114,7 +114,7 @@ export interface X86PlanInput {
    * .buf_max = ULONG_MAX, .top_down = true };`). It is not a segment of the
    * plan (a kexec_load plan brings kimage's purgatory instead): its place is
    * reported in `bootParams.kernelPurgatory` and kept free. Debian's values
-   * are in {@link X86_RUNNING_KERNELS}.
+   * are in `X86_RUNNING_KERNELS`.
    */
   kernelPurgatory?: X86KernelPurgatory;
   /** The loading kernel's version of the hole search (6.1 differs; see `HoleSearch`). Default: the current one. */

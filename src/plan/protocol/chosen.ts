@@ -20,7 +20,7 @@ import {
   sizeCells,
   type Fdt,
 } from "../../fdt/index.js";
-import type { Range } from "../core/memory.js";
+import type { MemoryMap, Range } from "../core/memory.js";
 import { kaslrSeed, rngSeed, type Rng } from "../core/random.js";
 
 /** What goes into /chosen. */
@@ -37,6 +37,25 @@ export interface ChosenEdits {
   rng?: Rng;
   /** Page size, for the kernel's second try at deleting an old initrd reservation. Default 4096. */
   pageSize?: bigint;
+}
+
+/**
+ * The inputs every device-tree architecture's plan takes (arm64, riscv64,
+ * arm, ppc64): the second kernel's tree is derived from the first kernel's.
+ */
+export interface DtbPlanInputBase {
+  /** The kernel, in any wrapped form the arch's plan unwraps. */
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline?: string;
+  /** The first kernel's device tree, as the firmware handed it over (required: the second kernel's is derived from it). */
+  dtb: Uint8Array;
+  /** Memory map; default: from the device tree (/memory, /reserved-memory, /memreserve/). */
+  memory?: MemoryMap;
+  /** Ranges no segment may touch (firmware, the current DTB, a loader's own code). */
+  exclude?: Range[];
+  /** Where the current DTB sits (its /memreserve/ entry is dropped from the new one). */
+  currentDtb?: Range;
 }
 
 /** What a device-tree plan (arm64, riscv64) reports in its `bootParams`. */
