@@ -20,13 +20,15 @@
  *   recording.json         what was loaded and how: the command line, the initrd's
  *                          size, the flags the call took, QEMU's
  *                          machine and memory, the call's result
- *   release.txt            the kernel's "Linux version" line (a record, not an expectation)
+ *   kernel.txt             which kernel was recorded: its series, class and SHA-256 (no
+ *                          archive version: the recording outlives the package name)
  *
  * The recording boots a Debian kernel with QEMU's own Linux loader
  * (`-kernel`, `-initrd`): that is not what is tested; the guest's
  * kexec_file_load of the same kernel is.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bootFirstKernel, buildHelper, helperInitramfs, marked, type GuestArch } from "./kexec-guest.js";
@@ -247,8 +249,11 @@ export async function recordReferee(t: RefereeTarget, log: (s: string) => void =
     .map((l) => l.replace(/^(<\d+>)?\[\s*[\d.]+\]\s*/, ""));
   writeFileSync(join(dir, "segments.txt"), lines.join("\n") + "\n");
   writeFileSync(join(dir, "recording.json"), JSON.stringify(meta, null, 2) + "\n");
-  const version = /Linux version [^\n]*/.exec(dmesg)?.[0] ?? "";
-  writeFileSync(join(dir, "release.txt"), `${version}\nfixture: ${fx.path}\n`);
+  // Which kernel: its series and SHA-256, and its class (suite, arch) for a Debian one. No
+  // archive version or package name: those change with every point release.
+  const series = /Linux version (\d+\.\d+)/.exec(dmesg)?.[1] ?? "unknown";
+  const cls = built ? "built from Debian's linux-source (see the README's referee section)" : `${(fx as RealFixture).suite} ${(fx as RealFixture).arch} ${(fx as RealFixture).signedPackage ? "Debian-signed" : "unsigned"} kernel`;
+  writeFileSync(join(dir, "kernel.txt"), `series: ${series}\nkernel: ${cls}\nsha256: ${createHash("sha256").update(kernel).digest("hex")}\n`);
   log(`${t.id}: result ${meta.result}, flags ${meta.flags}, ${parseKernelSegments(lines.join("\n")).length} segments (${Math.round(boot.ms / 1000)} s)`);
   return readRecording(t.id)!;
 }
