@@ -18,6 +18,7 @@ import { OutputBuffer } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
+import { FeedingStreamDecoder } from "./stream-base.js";
 import { Xxh32, xxh32 } from "./xxhash.js";
 
 const LAYER = "lz4";
@@ -370,7 +371,7 @@ const LZ4_WINDOW = 64 << 10;
 
 
 /** The streaming LZ4 decoder (see {@link createLz4StreamDecoder}). */
-class Lz4StreamDecoder implements StreamDecoder {
+class Lz4StreamDecoder extends FeedingStreamDecoder {
   readonly codec = "lz4" as const;
   private readonly sink: StreamSink;
   private readonly base: number;
@@ -378,8 +379,6 @@ class Lz4StreamDecoder implements StreamDecoder {
   private readonly expected: number | undefined;
   private readonly out: WindowOutput;
   private state = S_MAGIC;
-  private pos = 0;
-  private endPos = 0;
   /** Fixed fields being gathered: `hlen` bytes from input offset `unitAt`. */
   private readonly hdr = new Uint8Array(32);
   private hlen = 0;
@@ -399,11 +398,9 @@ class Lz4StreamDecoder implements StreamDecoder {
   private blockSum = false;
   private contentSize = -1;
   private hash: Xxh32 | null = null;
-  private readonly checks = new Set<string>();
-  private failure: unknown = null;
-  private done = false;
 
   constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    super();
     this.sink = sink;
     this.base = options.base ?? 0;
     this.chunk = Math.max(options.chunkSize ?? DEFAULT_STREAM_CHUNK, 1 << 12);
@@ -412,40 +409,10 @@ class Lz4StreamDecoder implements StreamDecoder {
     this.out = new WindowOutput(LAYER, LZ4_WINDOW, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk, borrow: options.borrow });
   }
 
-  get consumed(): number {
-    return this.done ? this.endPos : this.pos;
-  }
   get produced(): number {
     return this.out.total;
   }
-  get complete(): boolean {
-    return this.done;
-  }
-  get checked(): readonly string[] {
-    return [...this.checks];
-  }
 
-  write(chunk: Uint8Array): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.feed(chunk);
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
-
-  end(): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.finishInput();
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
 
   private err(code: ErrorCode, msg: string, at: number): KimageError {
     return new KimageError(code, `lz4: ${msg}`, { layer: LAYER, offset: this.base + at });
@@ -493,7 +460,7 @@ class Lz4StreamDecoder implements StreamDecoder {
     return i + n;
   }
 
-  private feed(c: Uint8Array): void {
+  protected feed(c: Uint8Array): void {
     let i = 0;
     while (i < c.length && !this.done) {
       switch (this.state) {
@@ -697,7 +664,7 @@ class Lz4StreamDecoder implements StreamDecoder {
     this.done = true;
   }
 
-  private finishInput(): void {
+  protected finishInput(): void {
     switch (this.state) {
       case S_MAGIC:
         if (this.any) return this.finish(this.unitAt);

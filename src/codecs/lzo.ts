@@ -20,6 +20,7 @@ import { OutputBuffer } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
+import { FeedingStreamDecoder } from "./stream-base.js";
 
 const LAYER = "lzo";
 
@@ -435,7 +436,7 @@ const S_NEXT = 7;
 
 
 /** The streaming lzop decoder (see {@link createLzoStreamDecoder}). */
-class LzoStreamDecoder implements StreamDecoder {
+class LzoStreamDecoder extends FeedingStreamDecoder {
   readonly codec = "lzo" as const;
   private readonly sink: StreamSink;
   private readonly options: StreamDecodeOptions;
@@ -444,8 +445,6 @@ class LzoStreamDecoder implements StreamDecoder {
   private readonly expected: number | undefined;
   private readonly out: WindowOutput;
   private state = S_MAGIC;
-  private pos = 0;
-  private endPos = 0;
   /** Fields being gathered: `hlen` bytes from input offset `unitAt` (a whole lzop header fits). */
   private readonly hdr = new Uint8Array(320);
   private hlen = 0;
@@ -459,11 +458,9 @@ class LzoStreamDecoder implements StreamDecoder {
   private need = 0;
   private got = 0;
   private dlen = 0;
-  private readonly checks = new Set<string>();
-  private failure: unknown = null;
-  private done = false;
 
   constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    super();
     this.sink = sink;
     this.options = options;
     this.base = options.base ?? 0;
@@ -474,40 +471,10 @@ class LzoStreamDecoder implements StreamDecoder {
     this.out = new WindowOutput(LAYER, 0, sink, { maxOutput: max, base: this.base, chunkSize: this.chunk, borrow: options.borrow });
   }
 
-  get consumed(): number {
-    return this.done ? this.endPos : this.pos;
-  }
   get produced(): number {
     return this.out.total;
   }
-  get complete(): boolean {
-    return this.done;
-  }
-  get checked(): readonly string[] {
-    return [...this.checks];
-  }
 
-  write(chunk: Uint8Array): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.feed(chunk);
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
-
-  end(): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.finishInput();
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
 
   private unit(state: number): void {
     this.state = state;
@@ -523,7 +490,7 @@ class LzoStreamDecoder implements StreamDecoder {
     return i + n;
   }
 
-  private feed(c: Uint8Array): void {
+  protected feed(c: Uint8Array): void {
     let i = 0;
     while (i < c.length && !this.done) {
       switch (this.state) {
@@ -695,7 +662,7 @@ class LzoStreamDecoder implements StreamDecoder {
     this.done = true;
   }
 
-  private finishInput(): void {
+  protected finishInput(): void {
     switch (this.state) {
       case S_MAGIC:
         throw this.fail("truncated", "input too short for the lzop magic", 0);

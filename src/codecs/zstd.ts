@@ -28,6 +28,7 @@ import { OutputBuffer } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
+import { FeedingStreamDecoder } from "./stream-base.js";
 import { Xxh64, xxh64Parts } from "./xxhash.js";
 
 const LAYER = "zstd";
@@ -1273,7 +1274,7 @@ interface StreamFrame {
  * buffer until the whole block is there, Raw_Block bytes and skippable
  * frames pass through as they arrive.
  */
-class ZstdStreamDecoder implements StreamDecoder {
+class ZstdStreamDecoder extends FeedingStreamDecoder {
   readonly codec = "zstd" as const;
   private readonly sink: StreamSink;
   private readonly base: number;
@@ -1284,10 +1285,6 @@ class ZstdStreamDecoder implements StreamDecoder {
   /** Output of earlier windows (replaced when a later frame needs a larger one). */
   private before = 0;
   private state = S_MAGIC;
-  /** Input bytes taken so far. */
-  private pos = 0;
-  /** Where the stream ended, once complete. */
-  private endPos = 0;
   /** Fixed fields being gathered; `hlen` bytes so far, from input offset `unitAt`. */
   private readonly hdr = new Uint8Array(32);
   private hlen = 0;
@@ -1303,13 +1300,11 @@ class ZstdStreamDecoder implements StreamDecoder {
   private room = 0;
   private rawOver = false;
   private work: Work | null = null;
-  private readonly checks = new Set<string>();
-  private failure: unknown = null;
-  private done = false;
   /** The sink borrows views (StreamDecodeOptions.borrow). */
   private readonly borrow: boolean;
 
   constructor(sink: StreamSink, options: StreamDecodeOptions) {
+    super();
     this.sink = sink;
     this.borrow = options.borrow === true;
     this.base = options.base ?? 0;
@@ -1318,40 +1313,10 @@ class ZstdStreamDecoder implements StreamDecoder {
     this.expected = options.expectedSize !== undefined && options.expectedSize >= 0 ? options.expectedSize : undefined;
   }
 
-  get consumed(): number {
-    return this.done ? this.endPos : this.pos;
-  }
   get produced(): number {
     return this.before + (this.out ? this.out.total : 0);
   }
-  get complete(): boolean {
-    return this.done;
-  }
-  get checked(): readonly string[] {
-    return [...this.checks];
-  }
 
-  write(chunk: Uint8Array): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.feed(chunk);
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
-
-  end(): void {
-    if (this.failure) throw this.failure;
-    if (this.done) return;
-    try {
-      this.finishInput();
-    } catch (e) {
-      this.failure = e;
-      throw e;
-    }
-  }
 
   private err(code: ErrorCode, msg: string, at: number): KimageError {
     return new KimageError(code, `zstd: ${msg}`, { layer: LAYER, offset: this.base + at });
@@ -1373,7 +1338,7 @@ class ZstdStreamDecoder implements StreamDecoder {
     return i + n;
   }
 
-  private feed(c: Uint8Array): void {
+  protected feed(c: Uint8Array): void {
     let i = 0;
     while (i < c.length && !this.done) {
       switch (this.state) {
@@ -1653,7 +1618,7 @@ class ZstdStreamDecoder implements StreamDecoder {
   }
 
   /** No more input. */
-  private finishInput(): void {
+  protected finishInput(): void {
     switch (this.state) {
       case S_MAGIC:
         if (this.frames > 0) return this.finish(this.unitAt);
