@@ -352,8 +352,11 @@ export function decompressXz(input: Uint8Array, options: DecompressOptions = {})
   // input size and doubles up to the cap. In partial mode it may hold a few
   // bytes past the cap so the BCJ filters see the instructions that
   // straddle it exactly as a full decode would; they are cut off again.
-  const guess = Math.min(userMax, Math.max(1 << 16, n * 4));
-  const ob = new OutputBuffer(LAYER, { ...options, maxOutput: partial ? userMax + FILTER_LOOKAHEAD : userMax }, guess);
+  // The guess covers the lookahead too: a buffer one lookahead short of the
+  // cap would be grown (a second copy of everything) for its last chunk.
+  const cap = partial ? userMax + FILTER_LOOKAHEAD : userMax;
+  const guess = Math.min(cap, Math.max(1 << 16, n * 4));
+  const ob = new OutputBuffer(LAYER, { ...options, maxOutput: cap }, guess);
   const dec = new LzmaDecoder(LAYER, base);
   const checked = new Set<string>();
 
