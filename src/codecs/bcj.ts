@@ -144,16 +144,19 @@ export function x86Decode(buf: Uint8Array, start = 0, state?: BcjState): number 
     const b4 = buf[i + 4] as number;
     const hist = mask >>> 1;
     if (isMsByte(b4) && (hist & 7) !== 3 && (hist & 7) < 5 && hist < 0x10) {
-      let src = ((b4 << 24) | ((buf[i + 3] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 1] as number)) >>> 0;
+      // src and dest are held as int32 bit patterns (the same bits as uint32, and never a double,
+      // so the optimized code needs no conversion: a uint32 above 2^31 deoptimized it, "lost precision").
+      let src = (b4 << 24) | ((buf[i + 3] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 1] as number);
       const here = start + i + 5;
       let dest: number;
       for (;;) {
-        dest = (src - here) >>> 0;
+        dest = (src - here) | 0;
         if (mask === 0) break;
         const h = mask >>> 1;
         const bitNo = h >= 4 ? 3 : h >= 2 ? 2 : h; // {0,1,2,2,3,3,3,3}[h]
         if (!isMsByte((dest >>> (24 - bitNo * 8)) & 0xff)) break;
-        src = (dest ^ (2 ** (32 - bitNo * 8) - 1)) >>> 0;
+        // dest ^ ((1 << (32 - 8 * bitNo)) - 1), as int32 operands (2 ** 32 - 1 would be a double).
+        src = dest ^ (bitNo === 0 ? -1 : (1 << (32 - bitNo * 8)) - 1);
       }
       buf[i + 4] = dest & 0x01000000 ? 0xff : 0x00;
       buf[i + 3] = dest >>> 16;
