@@ -40,6 +40,7 @@ import { decompressLzma } from "./lzma-alone.js";
 import { decompressLzo } from "./lzo.js";
 import { CODECS, type Codec, type DecompressOptions, type DecompressResult, type Decoder } from "./types.js";
 import { xxh32 } from "./xxhash.js";
+import { warmUp } from "./warmup.js";
 import { decompressXz } from "./xz.js";
 import { decompressZstd } from "./zstd.js";
 
@@ -88,7 +89,12 @@ function checkCodec(codec: Codec, base: number): void {
 function builtin(codec: Codec, input: Uint8Array, options: DispatchOptions): DecompressResult {
   const { providers, ...opts } = options;
   if (codec === "gzip" && providers?.inflater) return decompressGzip(input, { ...opts, inflater: providers.inflater });
-  return DECODERS[codec](input, opts);
+  // One small decode first, so the optimizing compiler sees every path (warmup.ts); and one
+  // array type for the decoders: a Node Buffer (a Uint8Array subclass with its own map) would
+  // make their optimized code deoptimize ("wrong map") after a warm-up on a plain Uint8Array.
+  warmUp(codec, codec, input.length, (sample) => DECODERS[codec](sample, {}));
+  const view = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  return DECODERS[codec](view, opts);
 }
 
 function checkResult(codec: Codec, r: DecompressResult, options: DispatchOptions): DecompressResult {

@@ -20,6 +20,7 @@ import { CODECS, type Codec, type DecompressOptions } from "./types.js";
 import { createBzip2StreamDecoder } from "./bzip2.js";
 import { createGzipStreamDecoder } from "./gzip.js";
 import type { StreamSink } from "./window.js";
+import { warmUp } from "./warmup.js";
 import { createXzStreamDecoder } from "./xz.js";
 import { createLzmaStreamDecoder } from "./lzma-alone.js";
 import { createLz4StreamDecoder } from "./lz4.js";
@@ -101,6 +102,12 @@ export function createStreamDecoder(codec: Codec, sink: StreamSink, options: Str
   if (!(CODECS as readonly string[]).includes(codec)) throw new KimageError("bad-argument", `unknown codec ${JSON.stringify(codec)}`, { layer: "codec", offset: base });
   const f = FACTORIES[codec];
   if (!f) throw new KimageError("unsupported", `no streaming decoder for ${codec}`, { layer: codec, offset: base });
+  // One small streamed decode first, so the optimizing compiler sees every path (warmup.ts).
+  warmUp(`${codec} stream`, codec, Infinity, (sample) => {
+    const d = f(() => undefined, { chunkSize: 4096 });
+    d.write(sample);
+    d.end();
+  });
   return f(sink, options);
 }
 
