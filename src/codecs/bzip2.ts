@@ -28,7 +28,7 @@
 
 import { KimageError, type ErrorCode } from "../core/errors.js";
 import { ChunkFeeder, type FeedStep } from "./inflate.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import type { DecompressOptions, DecompressResult } from "./types.js";
 import { WindowOutput, type StreamSink } from "./window.js";
@@ -680,7 +680,7 @@ class Bzip2Core {
  */
 export function decompressBzip2(input: Uint8Array, options: DecompressOptions = {}): DecompressResult {
   const base = options.base ?? 0;
-  const out = new OutputBuffer(LAYER, options, Math.min(64 << 20, Math.max(1 << 16, input.length * 5)));
+  const out = new OutputBuffer(LAYER, options, outputGuess(input.length));
   const core = new Bzip2Core(out, out.partial);
   const consumed = core.run(input, 0, input.length, true, base);
   const complete = core.complete;

@@ -21,7 +21,7 @@
  */
 
 import { KimageError } from "../core/errors.js";
-import { OutputBuffer, OutputFull } from "./output.js";
+import { OutputBuffer, OutputFull, outputGuess } from "./output.js";
 import type { DecompressOptions } from "./types.js";
 import type { WindowOutput } from "./window.js";
 
@@ -633,7 +633,7 @@ export class Inflater {
  */
 export function inflateRaw(input: Uint8Array, options: DecompressOptions & { layer?: string } = {}): InflateResult {
   const layer = options.layer ?? "deflate";
-  const out = new OutputBuffer(layer, options, Math.min(64 << 20, Math.max(1024, input.length * 4)));
+  const out = new OutputBuffer(layer, options, outputGuess(input.length));
   const inf = new Inflater(out, layer);
   const consumed = inf.run(input, 0, input.length, true, options.base ?? 0);
   return { bytes: out.result(), consumed, complete: inf.complete };

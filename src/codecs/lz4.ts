@@ -14,7 +14,7 @@
  */
 
 import { KimageError, type ErrorCode } from "../core/errors.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
@@ -303,7 +303,7 @@ function isSkippable(m: number): boolean {
  * `limit` (past `maxOutput`), `unsupported` (dictionary frames).
  */
 export function decompressLz4(input: Uint8Array, options: DecompressOptions = {}): DecompressResult {
-  const out = new OutputBuffer(LAYER, options, Math.min(8 << 20, Math.max(64, input.length * 3)));
+  const out = new OutputBuffer(LAYER, options, outputGuess(input.length));
   const checked = new Set<string>();
   let pos = 0;
   let any = false;

@@ -28,7 +28,7 @@
 
 import { KimageError } from "../core/errors.js";
 import { decodeLzmaProps, LZMA_IN_REQUIRED, LzmaDecoder, LzmaWindow, StreamInput, type LzmaProps } from "./lzma.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, type StreamSink } from "./window.js";
@@ -64,7 +64,7 @@ export function decompressLzma(input: Uint8Array, options: DecompressOptions = {
   // Output buffer: the caller's expectedSize, else the declared size, but
   // never more than a generous multiple of the input up front (a lying
   // header must not allocate the whole cap); it grows by doubling.
-  const guess = Math.min(known ?? Infinity, Math.max(1 << 16, input.length * 16));
+  const guess = Math.min(known ?? Infinity, outputGuess(input.length));
   const ob = new OutputBuffer(LAYER, options, guess);
   const max = ob.max;
   const limitError = (): KimageError =>

@@ -16,7 +16,7 @@
 
 import { KimageError } from "../core/errors.js";
 import { crc32 } from "./crc32.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
@@ -332,7 +332,7 @@ export function decompressLzo(input: Uint8Array, options: DecompressOptions = {}
     if (input.length < LZOP_MAGIC.length) throw err("truncated", "input too short for the lzop magic", options, 0);
     throw err("codec-corrupt", "not an lzop file (bad magic)", options, 0);
   }
-  const out = new OutputBuffer(LAYER, options, Math.min(16 << 20, Math.max(64, input.length * 3)));
+  const out = new OutputBuffer(LAYER, options, outputGuess(input.length));
   const checked = new Set<string>();
   let pos = 0;
   let complete = true;

@@ -33,7 +33,7 @@ import { crc32 } from "./crc32.js";
 import { crc64 } from "./crc64.js";
 import { LzmaDecoder, LzmaWindow, StreamInput, decodeLzmaProps, type LzmaProps } from "./lzma.js";
 import { decodeLzma2, lzma2DictSize } from "./lzma2.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, type StreamSink } from "./window.js";
@@ -355,7 +355,7 @@ export function decompressXz(input: Uint8Array, options: DecompressOptions = {})
   // The guess covers the lookahead too: a buffer one lookahead short of the
   // cap would be grown (a second copy of everything) for its last chunk.
   const cap = partial ? userMax + FILTER_LOOKAHEAD : userMax;
-  const guess = Math.min(cap, Math.max(1 << 16, n * 4));
+  const guess = Math.min(cap, outputGuess(n));
   const ob = new OutputBuffer(LAYER, { ...options, maxOutput: cap }, guess);
   const dec = new LzmaDecoder(LAYER, base);
   const checked = new Set<string>();

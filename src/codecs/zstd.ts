@@ -24,7 +24,7 @@
  */
 
 import { KimageError, type ErrorCode } from "../core/errors.js";
-import { OutputBuffer } from "./output.js";
+import { OutputBuffer, outputGuess } from "./output.js";
 import type { StreamDecodeOptions, StreamDecoder } from "./stream.js";
 import { DEFAULT_MAX_OUTPUT, type DecompressOptions, type DecompressResult } from "./types.js";
 import { DEFAULT_STREAM_CHUNK, WindowOutput, type StreamSink } from "./window.js";
@@ -1131,7 +1131,7 @@ export function decompressZstd(input: Uint8Array, options: DecompressOptions = {
     // offsets are int32 in the sequence loop; larger ones fail there anyway
     const wmax = Math.min(windowSize, 0x7fffffff);
     if (!out) {
-      const guess = fcs >= 0 ? fcs : Math.min(64 << 20, Math.max(1 << 16, input.length * 4));
+      const guess = fcs >= 0 ? fcs : outputGuess(input.length);
       out = new OutputBuffer(LAYER, options, guess);
     }
     if (!work) {
