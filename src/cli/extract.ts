@@ -13,6 +13,7 @@
  */
 
 import { inspect, type InspectOptions } from "../inspect/registry.js";
+import { CLI_FORMATS } from "./formats.js";
 import { parsePe } from "../formats/pe/parse.js";
 import { parseUki, ukiPart } from "../formats/pe/uki/parse.js";
 import { formatBytes, type WithProgress } from "./progress.js";
@@ -68,7 +69,7 @@ export const extractCommand: Command = {
     const out = String(values.output);
     const progress = io.progress;
     const bytes = await readInput(positionals[0] as string, progress);
-    const inspectOptions: InspectOptions & WithProgress = { decode: "full", ...(progress ? { onProgress: progress } : {}) };
+    const inspectOptions: InspectOptions & WithProgress = { decode: "full", formats: CLI_FORMATS, ...(progress ? { onProgress: progress } : {}) };
     progress?.({ phase: "decode", done: 0 });
     const { layers, inputs } = await inspect(bytes, inspectOptions);
     // The innermost bytes: the last layer's payload when no format recognised it
