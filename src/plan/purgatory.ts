@@ -174,7 +174,11 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
     arg1,
     ...(console ? { console } : {}),
   });
-  const consoleNote = console ? `${console.kind} at ${hex(console.addr)}${console.shift ? ` (reg-shift ${console.shift})` : ""}` : "no console (it stops silently)";
+  const consoleNote = !console
+    ? "no console (it stops silently)"
+    : console.kind === "sclp"
+      ? "the SCLP's ASCII console"
+      : `${console.kind} at ${hex(console.addr)}${console.shift ? ` (reg-shift ${console.shift})` : ""}`;
   return {
     ...plan,
     segments: [...segments, { ...seg, bytes }],
@@ -183,7 +187,7 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
     ...(s390Psw !== null ? { bootParams: { ...(plan.bootParams as object), restartPsw: s390Psw } } : {}),
     notes: [
       ...plan.notes,
-      `purgatory: kimage's ${plan.arch} purgatory (${bytes.length} bytes, memsz ${hex(seg.memsz)}) at ${hex(seg.mem)}, top-down after the plan's segments; ${s390Psw !== null ? `restart PSW ${hex(s390Psw)} written at 0 (entry.pc 0: relocate_kernel's diag 0x308 loads it)` : `entry.pc = ${hex(pc)}`}; it checks SHA-256 ${digest.hex} over ${digest.regions.length} region(s), then enters the kernel at ${hex(plan.entry.pc)}; on a mismatch it writes "kimage purgatory: digest mismatch" to ${consoleNote} and stops`,
+      `purgatory: kimage's ${plan.arch} purgatory (${bytes.length} bytes, memsz ${hex(seg.memsz)}) at ${hex(seg.mem)}, top-down after the plan's segments; ${s390Psw !== null ? `restart PSW 0x${s390Psw.toString(16).padStart(16, "0")} written at 0 (entry.pc 0: relocate_kernel's diag 0x308 loads it)` : `entry.pc = ${hex(pc)}`}; it checks SHA-256 ${digest.hex} over ${digest.regions.length} region(s), then enters the kernel at ${hex(plan.entry.pc)}; on a mismatch it writes "kimage purgatory: digest mismatch" to ${consoleNote} and stops${s390 ? " in a disabled wait (PSW address 0x4b494d47)" : ""}`,
     ],
     purgatory: { mem: seg.mem, entryOffset: header.entry_offset, kernelEntry: plan.entry, console, digest },
   };
