@@ -6,7 +6,10 @@
  * The parameter block sits at offset 0 of the blob (section .header, first in
  * purgatory.ld). A plan writes the fields marked "plan" before it hands the
  * blob to kexec_load(2); src/plan/protocol/purgatory.ts is the other reader
- * of this layout and must change with it. All fields are little-endian.
+ * of this layout and must change with it. Every field is in the CPU's own
+ * byte order (header.S emits it so, the C code reads it natively):
+ * little-endian on x86_64, arm64 and riscv64, big-endian on s390x; a reader
+ * tells which from the version field (1).
  */
 #ifndef KIMAGE_PURGATORY_H
 #define KIMAGE_PURGATORY_H
@@ -26,6 +29,7 @@ typedef unsigned long long u64;
 #define KIMAGE_CONSOLE_X86_PIO_16550 1 /* x86 I/O port (0x3f8): outb to THR, LSR at +5 */
 #define KIMAGE_CONSOLE_PL011 2         /* ARM PL011 MMIO: UARTDR at +0, UARTFR at +0x18 */
 #define KIMAGE_CONSOLE_NS16550 3       /* ns16550 MMIO, 8-bit accesses, registers 1 << console_shift apart */
+#define KIMAGE_CONSOLE_S390_SCLP 4     /* s390 SCLP ASCII (VT220) console events; console_addr unused */
 
 /* kernel/kexec_file.c: struct kexec_sha_region { unsigned long start; unsigned long len; }; */
 struct kimage_sha_region {
@@ -40,7 +44,7 @@ struct kimage_purgatory_header {
   u64 entry_offset;     /* 0x10 where the CPU enters, from the blob's first byte */
   u64 image_memsz;      /* 0x18 bytes the blob needs in memory (code, data, stack) */
   u8 sha256[32];        /* 0x20 plan: purgatory_sha256_digest */
-  u64 entry;            /* 0x40 plan: x86_64 rip, arm64/riscv64 pc */
+  u64 entry;            /* 0x40 plan: x86_64 rip, arm64/riscv64 pc, s390x the PSW address */
   u64 arg0;             /* 0x48 plan: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id) */
   u64 arg1;             /* 0x50 plan: riscv64 a1 (DTB); 0 elsewhere */
   u32 console_kind;     /* 0x58 plan: KIMAGE_CONSOLE_* */

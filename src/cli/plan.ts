@@ -3,7 +3,7 @@
  * [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE]
  * [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE
  * [--cpu-note ADDR:SIZE …]] [--seed N] [--purgatory [--purgatory-console
- * auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]]
+ * auto|none|sclp|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]]
  * [--json]`: where every byte goes, how to enter the kernel, and the SHA-256
  * digest a purgatory checks. `--out DIR` writes `plan.json` and one file per
  * segment; `--svg FILE` writes the plan drawn as a memory map (the picture
@@ -93,11 +93,12 @@ function parseRangeSpec(spec: string): Range {
   return { start: e.start, size: e.size };
 }
 
-/** `--purgatory-console auto|none|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]`. */
+/** `--purgatory-console auto|none|sclp|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]`. */
 function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
   if (v === undefined || v === "auto" || v === "none") return v ?? "auto";
+  if (v === "sclp") return { kind: "sclp", addr: 0n };
   const m = /^(x86-pio|pl011|ns16550):(0x[0-9a-f]+|[0-9]+)(?::([0-9]+))?$/i.exec(String(v));
-  if (!m) throw new UsageError(`--purgatory-console must be auto, none or x86-pio|pl011|ns16550:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
+  if (!m) throw new UsageError(`--purgatory-console must be auto, none, sclp or x86-pio|pl011|ns16550:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
   const shift = m[3] === undefined ? undefined : Number(m[3]);
   if (shift !== undefined && shift > 31) throw new UsageError("--purgatory-console: the shift is at most 31");
   return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
@@ -157,7 +158,7 @@ function parseKernelPurgatory(v: string): X86KernelPurgatory {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--purgatory [--purgatory-console auto|none|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--purgatory [--purgatory-console auto|none|sclp|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },

@@ -15,7 +15,7 @@
  * KEXEC_ARCH && ((flags & KEXEC_ARCH_MASK) != KEXEC_ARCH_DEFAULT)) return
  * -EINVAL;". The flags (include/uapi/linux/kexec.h): `KEXEC_ON_CRASH
  * 0x00000001`, `KEXEC_ARCH_X86_64 (62 << 16)`, `KEXEC_ARCH_AARCH64 (183 <<
- * 16)`, `KEXEC_ARCH_RISCV (243 << 16)`.
+ * 16)`, `KEXEC_ARCH_RISCV (243 << 16)`, `KEXEC_ARCH_S390 (22 << 16)`.
  *
  * @module
  */
@@ -35,6 +35,7 @@ export const KEXEC_ARCH: Readonly<Record<string, { name: string; value: number }
   x86_64: { name: "KEXEC_ARCH_X86_64", value: 62 << 16 },
   arm64: { name: "KEXEC_ARCH_AARCH64", value: 183 << 16 },
   riscv64: { name: "KEXEC_ARCH_RISCV", value: 243 << 16 },
+  s390x: { name: "KEXEC_ARCH_S390", value: 22 << 16 },
 };
 
 /** One `struct kexec_segment`, with the file that holds `buf`. */

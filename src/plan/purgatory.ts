@@ -12,6 +12,18 @@
  * region for a crash plan; `memsz` is the blob's `image_memsz` (its stack)
  * page-rounded.
  *
+ * s390x enters its purgatory as the kernel's kexec_file does
+ * (arch/s390/kernel/machine_kexec_file.c `kexec_file_add_components`): "if
+ * (data.kernel_mem == 0) { unsigned long restart_psw = 0x0008000080000000UL;
+ * restart_psw += image->start; memcpy(data.kernel_buf, &restart_psw,
+ * sizeof(restart_psw)); image->start = 0; }". The kernel segment's first 8
+ * bytes become a restart PSW to the purgatory and `entry.pc` becomes 0, so
+ * relocate_kernel.S leaves absolute 0 alone ("cghi %r3,0; je .diag") and its
+ * "diag %r0,%r0,0x308" starts the purgatory; the digest covers the patched
+ * PSW. The purgatory then writes the kernel's PSW (STARTUP_NORMAL_OFFSET) at
+ * 0 and resets again. The PSW's address is 31 bits: the blob goes below
+ * 2 GiB.
+ *
  * @module
  */
 
@@ -27,6 +39,10 @@ import type { AnyPlan, EntryState } from "./core/types.js";
 import { parsePurgatoryHeader, patchPurgatory, purgatoryBlob, type PurgatoryConsole } from "./protocol/purgatory.js";
 import { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./protocol/purgatory-console.js";
 import { MIN_PURGATORY_ADDR } from "./arch/x86.js";
+import { S390_RESTART_PSW_MASK } from "./arch/s390.js";
+
+/** The highest last byte an s390x purgatory may have: the restart PSW's address field is 31 bits (`0x0008000080000000` + address). */
+export const S390_PURGATORY_MAX = 0x7fffffffn;
 
 /** The segment name of the purgatory ({@link planDigest} skips it, as the kernel does). */
 export const PURGATORY_SEGMENT = "purgatory";
@@ -84,6 +100,9 @@ function entryArgs(plan: AnyPlan): { arg0: bigint; arg1: bigint } {
     case "riscv64":
       // kexec_relocate.S: "mv a0, s3" (hart id), "mv a1, s2" (the DTB)
       return { arg0: need("a0"), arg1: need("a1") };
+    case "s390x":
+      // s390.ts: "The s390 entry takes no register arguments: everything is in the parmarea."
+      return { arg0: 0n, arg1: 0n };
     default:
       return fail(`kimage has no purgatory for ${plan.arch}`);
   }
@@ -94,6 +113,8 @@ function chooseConsole(plan: AnyPlan, o: PurgatoryOptions): PurgatoryConsole | n
   if (c === "none") return null;
   if (c !== "auto") return c;
   if (plan.arch === "x86_64") return { kind: "x86-pio", addr: X86_COM1_PORT };
+  // every s390 machine has the SCLP; its ASCII console is what QEMU's -serial and the kernel's sclp_vt220 use
+  if (plan.arch === "s390x") return { kind: "sclp", addr: 0n };
   return o.dtb ? (purgatoryConsoleFromDtb(o.dtb) ?? null) : null;
 }
 
@@ -112,7 +133,38 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
   const blob = purgatoryBlob(plan.arch);
   const header = parsePurgatoryHeader(blob);
   const map = o.memory ?? (o.dtb ? memoryMapFromFdt(parseFdt(o.dtb)) : fail(`a ${plan.arch} purgatory needs the plan's memory map or device tree`));
-  const digest = await planDigest(plan, o.hash ? { hash: o.hash } : {});
+  const crash = plan.kind === "crash";
+  const s390 = plan.arch === "s390x";
+  // Placed first (the blob's size does not change when it is patched), so that s390x can point its restart PSW at it.
+  const seg: Segment = addBuffer(
+    map,
+    plan.segments,
+    {
+      name: PURGATORY_SEGMENT,
+      bytes: blob,
+      memsz: header.image_memsz,
+      bufAlign: 16n,
+      topDown: true,
+      ...(plan.arch === "x86_64" ? { bufMin: MIN_PURGATORY_ADDR } : {}),
+      ...(s390 ? { bufMax: S390_PURGATORY_MAX } : {}),
+    },
+    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}) },
+  );
+  const pc = seg.mem + header.entry_offset;
+  let segments = plan.segments;
+  let s390Psw: bigint | null = null;
+  if (s390) {
+    if (crash) fail("an s390x crash plan cannot carry kimage's purgatory: the kernel's swaps the crash region with 0 first (head.S), kimage's does not");
+    // "if (data.kernel_mem == 0) { ... restart_psw += image->start; memcpy(data.kernel_buf, &restart_psw, sizeof(restart_psw)); image->start = 0; }"
+    const k = plan.segments.findIndex((s) => s.mem === 0n);
+    const kernel = plan.segments[k];
+    if (!kernel || kernel.bytes.length < 8) fail("an s390x plan needs its kernel segment at 0 (at least 8 bytes) to hold the restart PSW");
+    s390Psw = S390_RESTART_PSW_MASK + pc;
+    const bytes = kernel.bytes.slice();
+    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigUint64(0, s390Psw, false);
+    segments = plan.segments.map((s, i) => (i === k ? { ...s, bytes } : s));
+  }
+  const digest = await planDigest({ ...plan, segments }, o.hash ? { hash: o.hash } : {});
   const console = chooseConsole(plan, o);
   const bytes = patchPurgatory(blob, {
     sha256: digest.digest,
@@ -122,22 +174,20 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
     arg1,
     ...(console ? { console } : {}),
   });
-  const crash = plan.kind === "crash";
-  const seg: Segment = addBuffer(
-    map,
-    plan.segments,
-    { name: PURGATORY_SEGMENT, bytes, memsz: header.image_memsz, bufAlign: 16n, topDown: true, ...(plan.arch === "x86_64" ? { bufMin: MIN_PURGATORY_ADDR } : {}) },
-    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}) },
-  );
-  const pc = seg.mem + header.entry_offset;
-  const consoleNote = console ? `${console.kind} at ${hex(console.addr)}${console.shift ? ` (reg-shift ${console.shift})` : ""}` : "no console (it stops silently)";
+  const consoleNote = !console
+    ? "no console (it stops silently)"
+    : console.kind === "sclp"
+      ? "the SCLP's ASCII console"
+      : `${console.kind} at ${hex(console.addr)}${console.shift ? ` (reg-shift ${console.shift})` : ""}`;
   return {
     ...plan,
-    segments: [...plan.segments, seg],
-    entry: { pc, registers: {} },
+    segments: [...segments, { ...seg, bytes }],
+    // s390x: "image->start = 0;" — the restart PSW at 0 is the entry
+    entry: { pc: s390 ? 0n : pc, registers: {} },
+    ...(s390Psw !== null ? { bootParams: { ...(plan.bootParams as object), restartPsw: s390Psw } } : {}),
     notes: [
       ...plan.notes,
-      `purgatory: kimage's ${plan.arch} purgatory (${bytes.length} bytes, memsz ${hex(seg.memsz)}) at ${hex(seg.mem)}, top-down after the plan's segments; entry.pc = ${hex(pc)}; it checks SHA-256 ${digest.hex} over ${digest.regions.length} region(s), then enters the kernel at ${hex(plan.entry.pc)}; on a mismatch it writes "kimage purgatory: digest mismatch" to ${consoleNote} and stops`,
+      `purgatory: kimage's ${plan.arch} purgatory (${bytes.length} bytes, memsz ${hex(seg.memsz)}) at ${hex(seg.mem)}, top-down after the plan's segments; ${s390Psw !== null ? `restart PSW 0x${s390Psw.toString(16).padStart(16, "0")} written at 0 (entry.pc 0: relocate_kernel's diag 0x308 loads it)` : `entry.pc = ${hex(pc)}`}; it checks SHA-256 ${digest.hex} over ${digest.regions.length} region(s), then enters the kernel at ${hex(plan.entry.pc)}; on a mismatch it writes "kimage purgatory: digest mismatch" to ${consoleNote} and stops${s390 ? " in a disabled wait (PSW address 0x4b494d47)" : ""}`,
     ],
     purgatory: { mem: seg.mem, entryOffset: header.entry_offset, kernelEntry: plan.entry, console, digest },
   };

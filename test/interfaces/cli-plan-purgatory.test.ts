@@ -73,3 +73,33 @@ describe.skipIf(amd64.length === 0)("kimage plan --purgatory", () => {
     expect(cli(...args, "--purgatory-console", "none").code).toBe(2);
   });
 });
+
+const s390 = requireReal("s390x kernel", (f) => f.arch === "s390x" && f.kind === "kernel");
+describe.skipIf(s390.length === 0)("kimage plan --arch s390x --purgatory", () => {
+  const args = ["plan", "--arch", "s390x", "--kernel", s390[0]?.abs ?? "", "--cmdline", "console=ttysclp0", "--memory", "0:512M"];
+
+  it("kexec_load gets entry 0 and KEXEC_ARCH_S390; seg-0.bin starts with the restart PSW to the purgatory; the SCLP console", () => {
+    const out = join(dir, "s390x");
+    const r = cli(...args, "--purgatory", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as PlanJson;
+    expect(plan.segments.map((s) => s.name)).toEqual(["kernel", "purgatory"]);
+    expect(plan.entry.pc).toBe("0x0");
+    expect(plan.kexec_load?.entry).toBe("0x0");
+    expect(plan.kexec_load?.flags).toBe("0x160000");
+    expect(plan.kexec_load?.flagNames).toEqual(["KEXEC_ARCH_S390"]);
+    expect(plan.purgatory?.console).toEqual({ kind: "sclp", addr: "0x0" });
+    expect(plan.purgatory?.kernelEntry.pc).toBe("0x10000");
+    const purg = plan.segments[1]!;
+    expect(BigInt(purg.mem) + BigInt(purg.memsz)).toBeLessThanOrEqual(0x80000000n);
+    const kernel = readFileSync(join(out, plan.segments[0]!.file));
+    // machine_kexec_file.c: "unsigned long restart_psw = 0x0008000080000000UL; restart_psw += image->start;"
+    expect(kernel.readBigUInt64BE(0)).toBe(0x0008000080000000n + BigInt(purg.mem) + BigInt(plan.purgatory?.entryOffset ?? "0"));
+    const p = readPurgatoryParameters(new Uint8Array(readFileSync(join(out, purg.file))));
+    expect(Buffer.from(p.sha256).toString("hex")).toBe(plan.digest.sha256);
+    expect(p.entry).toBe(0x10000n);
+    expect(p.console).toEqual({ kind: "sclp", addr: 0n, shift: 0 });
+    const explicit = JSON.parse(cli(...args, "--purgatory", "--purgatory-console", "sclp", "--json").out) as PlanJson;
+    expect(explicit.purgatory?.console).toEqual({ kind: "sclp", addr: "0x0" });
+  });
+});

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { ensureNode, setString, setU32, setProp, u64Value, stringListValue } from "../../src/fdt/tree.js";
 import { planArm64 } from "../../src/plan/arch/arm64.js";
+import { S390_RESTART_PSW_MASK, STARTUP_NORMAL_OFFSET, type S390Plan } from "../../src/plan/arch/s390.js";
 import { planDigest } from "../../src/plan/core/digest.js";
 import { memoryMap } from "../../src/plan/core/memory.js";
 import { kexecLoadCall, KEXEC_ON_CRASH } from "../../src/plan/kexec-load.js";
@@ -67,7 +68,7 @@ describe("the committed purgatory blobs", () => {
   });
 
   it("refuses an arch without a blob", () => {
-    expect(code(() => purgatoryBlob("s390x"))).toBe("unsupported");
+    expect(code(() => purgatoryBlob("generic"))).toBe("unsupported");
   });
 });
 
@@ -238,6 +239,97 @@ describe("kexecLoadCall", () => {
     const s = plan.segments[0]!;
     expect(code(() => kexecLoadCall({ ...plan, segments: [{ ...s, mem: s.mem + 1n }] }))).toBe("bad-argument");
     expect(code(() => kexecLoadCall({ ...plan, segments: [{ ...s, memsz: 0x1000n, bytes: new Uint8Array(0x1001) }] }))).toBe("bad-argument");
-    expect(code(() => kexecLoadCall({ ...plan, arch: "s390x" }))).toBe("unsupported");
+    expect(code(() => kexecLoadCall({ ...plan, arch: "generic" } as unknown as typeof plan))).toBe("unsupported");
+  });
+});
+
+describe("s390x: a big-endian blob entered through the restart PSW at 0", () => {
+  const GiB = 1n << 30n;
+  // A synthetic s390x plan: the kernel at 0 (its first 8 bytes the restart PSW to STARTUP_NORMAL_OFFSET), an initrd after it.
+  const s390Plan = (): S390Plan => {
+    const kernel = new Uint8Array(0x20000).map((_, i) => (i * 7) & 0xff);
+    new DataView(kernel.buffer).setBigUint64(0, S390_RESTART_PSW_MASK + STARTUP_NORMAL_OFFSET, false);
+    return {
+      arch: "s390x",
+      kind: "normal",
+      segments: [
+        { name: "kernel", bytes: kernel, mem: 0n, memsz: 0x20000n },
+        { name: "initrd", bytes: new Uint8Array(0x1800).fill(9), mem: 0x20000n, memsz: 0x2000n },
+      ],
+      entry: { pc: STARTUP_NORMAL_OFFSET, registers: {} },
+      cmdline: "",
+      bootParams: {
+        parmarea: { initrd_start: 0x20000n, initrd_size: 0x1800n, oldmem_base: 0n, oldmem_size: 0n, max_command_line_size: 0n, command_line: "" },
+        restartPsw: S390_RESTART_PSW_MASK + STARTUP_NORMAL_OFFSET,
+        signature: null,
+        ram: [{ start: 0n, size: 4n * GiB }],
+      },
+      notes: [],
+    };
+  };
+
+  it("header.S writes the parameter block in the CPU's order: s390x big-endian, the others little-endian", () => {
+    for (const arch of PURGATORY_ARCHES) {
+      const blob = purgatoryBlob(arch);
+      expect(parsePurgatoryHeader(blob).littleEndian, arch).toBe(arch !== "s390x");
+      expect([...blob.subarray(8, 12)], arch).toEqual(arch === "s390x" ? [0, 0, 0, 1] : [1, 0, 0, 0]);
+    }
+  });
+
+  it("patches and reads back big-endian fields and the SCLP console", () => {
+    const blob = purgatoryBlob("s390x");
+    const p = { ...params(3), entry: 0x10000n, arg0: 0n, console: { kind: "sclp" as const, addr: 0n, shift: 0 } };
+    const out = patchPurgatory(blob, p);
+    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    expect(dv.getBigUint64(PURGATORY_FIELDS.entry, false)).toBe(0x10000n);
+    expect(dv.getUint32(PURGATORY_FIELDS.console_kind, false)).toBe(4);
+    expect(dv.getUint32(PURGATORY_FIELDS.nr_regions, false)).toBe(3);
+    expect(dv.getBigUint64(PURGATORY_FIELDS.regions + 16, false)).toBe(0x2000n);
+    expect(readPurgatoryParameters(out)).toEqual(p);
+  });
+
+  it("refuses a version that reads as 1 in neither byte order", () => {
+    const blob = purgatoryBlob("s390x");
+    blob[11] = 2;
+    expect(code(() => parsePurgatoryHeader(blob))).toBe("unsupported");
+  });
+
+  it("withPurgatory: the restart PSW at 0 enters the purgatory below 2 GiB, entry 0, the digest covers the PSW", async () => {
+    const plan = s390Plan();
+    const before = plan.segments[0]!.bytes.slice();
+    const memory = memoryMap([{ start: 0n, size: 4n * GiB, type: "ram" }]);
+    const p = await withPurgatory(plan, { memory });
+    const seg = p.segments.at(-1)!;
+    expect(seg.name).toBe("purgatory");
+    // The restart PSW's address is 31 bits: the whole blob lies below 2 GiB, top-down.
+    expect(seg.mem + seg.memsz).toBe(2n * GiB);
+    expect(seg.mem % 0x1000n).toBe(0n);
+    const pc = seg.mem + parsePurgatoryHeader(seg.bytes).entry_offset;
+    // machine_kexec_file.c: "restart_psw += image->start; memcpy(data.kernel_buf, &restart_psw, ...); image->start = 0;"
+    const psw = new DataView(p.segments[0]!.bytes.buffer, p.segments[0]!.bytes.byteOffset).getBigUint64(0, false);
+    expect(psw).toBe(S390_RESTART_PSW_MASK + pc);
+    expect(p.bootParams.restartPsw).toBe(psw);
+    expect(p.entry).toEqual({ pc: 0n, registers: {} });
+    expect(p.purgatory.kernelEntry.pc).toBe(STARTUP_NORMAL_OFFSET);
+    // Only those 8 bytes change, in a copy.
+    expect([...p.segments[0]!.bytes.subarray(8)]).toEqual([...before.subarray(8)]);
+    expect(plan.segments[0]!.bytes).toEqual(before);
+    // The digest is the patched plan's: what relocate_kernel leaves in memory.
+    const d = await planDigest(p);
+    const read = readPurgatoryParameters(seg.bytes);
+    expect(read.sha256).toEqual(d.digest);
+    expect(read.regions).toEqual(d.regions.map((r) => ({ start: r.start, len: r.len })));
+    expect(read.entry).toBe(STARTUP_NORMAL_OFFSET);
+    expect(read.console).toEqual({ kind: "sclp", addr: 0n, shift: 0 });
+    const call = kexecLoadCall(p);
+    expect(call.entry).toBe(0n);
+    expect(call.flags).toBe(22 << 16);
+    expect(call.flagNames).toEqual(["KEXEC_ARCH_S390"]);
+  });
+
+  it("withPurgatory: an s390x plan without a kernel segment at 0 is refused", async () => {
+    const plan = s390Plan();
+    const moved = { ...plan, segments: plan.segments.map((s) => ({ ...s, mem: s.mem + 0x100000n })) };
+    expect(await rejectionCode(withPurgatory(moved, { memory: memoryMap([{ start: 0n, size: 4n * GiB, type: "ram" }]) }))).toBe("bad-argument");
   });
 });

@@ -84,11 +84,16 @@ export function buildS390Helper(): Uint8Array | null {
   return new Uint8Array(readFileSync(out));
 }
 
-/** Boots a first s390x kernel with QEMU's own loader (`-kernel`, `-initrd`, `-append`: not what is tested). */
-export function bootFirstS390(o: { kernel: string; initramfs: Uint8Array; cmdline: string; memMiB: number; timeoutMs: number; until?: RegExp }): Promise<BootResult> {
+/**
+ * Boots a first s390x kernel with QEMU's own loader (`-kernel`, `-initrd`,
+ * `-append`: not what is tested). `extra` adds QEMU options (e.g. `-d
+ * guest_errors`, which makes QEMU print a disabled-wait PSW when the guest
+ * stops in one).
+ */
+export function bootFirstS390(o: { kernel: string; initramfs: Uint8Array; cmdline: string; memMiB: number; timeoutMs: number; until?: RegExp; extra?: string[] }): Promise<BootResult> {
   const dir = mkdtempSync(join(tmpdir(), "kimage-first-s390-"));
   const initrd = join(dir, "initramfs.cpio");
   writeFileSync(initrd, o.initramfs);
-  const args = ["-M", "s390-ccw-virtio", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-kernel", o.kernel, "-initrd", initrd, "-append", o.cmdline];
+  const args = ["-M", "s390-ccw-virtio", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-kernel", o.kernel, "-initrd", initrd, "-append", o.cmdline, ...(o.extra ?? [])];
   return runQemu("qemu-system-s390x", args, o);
 }

@@ -8,7 +8,9 @@
  * (kernel/kexec_file.c `kexec_purgatory_get_set_symbol(image,
  * "purgatory_sha_regions", …)`, `"purgatory_sha256_digest"`); kimage's blob
  * instead carries one fixed struct at offset 0 (purgatory/common/purgatory.h,
- * `struct kimage_purgatory_header`, all fields little-endian):
+ * `struct kimage_purgatory_header`, every field in the blob's CPU byte order:
+ * little-endian for x86_64, arm64 and riscv64, big-endian for s390x; the
+ * version field, 1, tells a reader which, as ELF's `EI_DATA` does):
  *
  * | offset | field | written by |
  * |---|---|---|
@@ -18,10 +20,10 @@
  * | 0x10 | `u64 entry_offset`: where the CPU enters, from the first byte | build |
  * | 0x18 | `u64 image_memsz`: bytes needed in memory (code, data, stack) | build |
  * | 0x20 | `u8 sha256[32]`: `purgatory_sha256_digest` | plan |
- * | 0x40 | `u64 entry`: x86_64 rip, arm64/riscv64 pc | plan |
+ * | 0x40 | `u64 entry`: x86_64 rip, arm64/riscv64 pc, s390x the kernel's PSW address | plan |
  * | 0x48 | `u64 arg0`: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id) | plan |
  * | 0x50 | `u64 arg1`: riscv64 a1 (DTB), else 0 | plan |
- * | 0x58 | `u32 console_kind`: 0 none, 1 x86 I/O-port 16550, 2 PL011, 3 ns16550 MMIO | plan |
+ * | 0x58 | `u32 console_kind`: 0 none, 1 x86 I/O-port 16550, 2 PL011, 3 ns16550 MMIO, 4 s390 SCLP | plan |
  * | 0x5c | `u32 console_shift`: ns16550 reg-shift | plan |
  * | 0x60 | `u64 console_addr`: port or MMIO base | plan |
  * | 0x68 | `u32 nr_regions` (at most 16, KEXEC_SEGMENT_MAX) | plan |
@@ -47,7 +49,7 @@ import { PURGATORY_BLOBS_BASE64 } from "./purgatory-blobs.js";
 export type PurgatoryArch = keyof typeof PURGATORY_BLOBS_BASE64;
 
 /** The architectures with a purgatory blob, in build order. */
-export const PURGATORY_ARCHES: readonly PurgatoryArch[] = ["x86_64", "arm64", "riscv64"];
+export const PURGATORY_ARCHES: readonly PurgatoryArch[] = ["x86_64", "arm64", "riscv64", "s390x"];
 
 /** `magic[8]` of the parameter block. */
 export const PURGATORY_MAGIC = "KIMGPURG";
@@ -77,11 +79,15 @@ export const PURGATORY_FIELDS = {
 } as const;
 
 /** The console kinds of `console_kind`. */
-export const PURGATORY_CONSOLE_KINDS = { none: 0, "x86-pio": 1, pl011: 2, ns16550: 3 } as const;
+export const PURGATORY_CONSOLE_KINDS = { none: 0, "x86-pio": 1, pl011: 2, ns16550: 3, sclp: 4 } as const;
 
 /** Where the purgatory writes its mismatch line. */
 export interface PurgatoryConsole {
-  /** `x86-pio`: a 16550 on I/O ports (COM1 0x3f8); `pl011`: ARM PL011 MMIO; `ns16550`: ns16550 MMIO, 8-bit accesses. */
+  /**
+   * `x86-pio`: a 16550 on I/O ports (COM1 0x3f8); `pl011`: ARM PL011 MMIO;
+   * `ns16550`: ns16550 MMIO, 8-bit accesses; `sclp`: the s390 SCLP's ASCII
+   * (VT220) console, one Write Event Data service call per line (no address: 0).
+   */
   kind: Exclude<keyof typeof PURGATORY_CONSOLE_KINDS, "none">;
   /** The I/O port or MMIO base. */
   addr: bigint;
@@ -94,6 +100,8 @@ export const PURGATORY_MISMATCH_LINE = "kimage purgatory: digest mismatch";
 
 /** The build-time fields of a blob's parameter block. */
 export interface PurgatoryHeader {
+  /** The byte order of every field: true for x86_64, arm64, riscv64; false for s390x. */
+  littleEndian: boolean;
   version: number;
   header_size: number;
   entry_offset: bigint;
@@ -108,7 +116,7 @@ export interface PurgatoryParameters {
   regions: readonly Pick<DigestRegion, "start" | "len">[];
   /** The kernel entry the purgatory jumps to. */
   entry: bigint;
-  /** x86_64 rsi, arm64 x0, riscv64 a0. */
+  /** x86_64 rsi, arm64 x0, riscv64 a0; 0 on s390x (its kernel takes no register). */
   arg0: bigint;
   /** riscv64 a1; 0 elsewhere. */
   arg1: bigint;
@@ -161,7 +169,8 @@ export function purgatoryBlob(arch: string): Uint8Array {
 
 /**
  * Reads the build-time fields of a blob's parameter block, checking what a
- * loader relies on: the magic, the version, the header size, an entry
+ * loader relies on: the magic, the version (1, read in either byte order:
+ * the order it reads as 1 in is the blob's), the header size, an entry
  * offset inside the blob and past the header, an `image_memsz` covering the
  * blob.
  *
@@ -174,19 +183,21 @@ export function parsePurgatoryHeader(blob: Uint8Array): PurgatoryHeader {
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const magic = String.fromCharCode(...blob.subarray(0, 8));
   if (magic !== PURGATORY_MAGIC) fail("bad-argument", `purgatory blob: magic ${JSON.stringify(magic)} is not ${PURGATORY_MAGIC}`, 0);
-  const version = dv.getUint32(PURGATORY_FIELDS.version, true);
-  if (version !== PURGATORY_VERSION) fail("unsupported", `purgatory blob: version ${version} (this kimage reads ${PURGATORY_VERSION})`, PURGATORY_FIELDS.version);
-  const header_size = dv.getUint32(PURGATORY_FIELDS.header_size, true);
+  // header.S emits `.long 1` in the CPU's order: 01 00 00 00 little-endian, 00 00 00 01 big-endian.
+  const le = dv.getUint32(PURGATORY_FIELDS.version, true) === PURGATORY_VERSION;
+  const version = dv.getUint32(PURGATORY_FIELDS.version, le);
+  if (version !== PURGATORY_VERSION) fail("unsupported", `purgatory blob: version ${hex(dv.getUint32(PURGATORY_FIELDS.version, true))} (little-endian) / ${hex(dv.getUint32(PURGATORY_FIELDS.version, false))} (big-endian): this kimage reads ${PURGATORY_VERSION}`, PURGATORY_FIELDS.version);
+  const header_size = dv.getUint32(PURGATORY_FIELDS.header_size, le);
   if (header_size !== PURGATORY_HEADER_SIZE) fail("bad-argument", `purgatory blob: header_size ${hex(header_size)} is not ${hex(PURGATORY_HEADER_SIZE)}`, PURGATORY_FIELDS.header_size);
-  const entry_offset = dv.getBigUint64(PURGATORY_FIELDS.entry_offset, true);
+  const entry_offset = dv.getBigUint64(PURGATORY_FIELDS.entry_offset, le);
   if (entry_offset < BigInt(header_size) || entry_offset >= BigInt(blob.length)) {
     fail("bad-argument", `purgatory blob: entry_offset ${hex(entry_offset)} is outside [header_size, ${hex(blob.length)})`, PURGATORY_FIELDS.entry_offset);
   }
-  const image_memsz = dv.getBigUint64(PURGATORY_FIELDS.image_memsz, true);
+  const image_memsz = dv.getBigUint64(PURGATORY_FIELDS.image_memsz, le);
   if (image_memsz < BigInt(blob.length) || image_memsz > 1n << 24n) {
     fail("bad-argument", `purgatory blob: image_memsz ${hex(image_memsz)} is below the blob's ${hex(blob.length)} bytes or above 16 MiB`, PURGATORY_FIELDS.image_memsz);
   }
-  return { version, header_size, entry_offset, image_memsz };
+  return { littleEndian: le, version, header_size, entry_offset, image_memsz };
 }
 
 /**
@@ -198,7 +209,7 @@ export function parsePurgatoryHeader(blob: Uint8Array): PurgatoryHeader {
  *   errors of {@link parsePurgatoryHeader}.
  */
 export function patchPurgatory(blob: Uint8Array, p: PurgatoryParameters): Uint8Array {
-  parsePurgatoryHeader(blob);
+  const le = parsePurgatoryHeader(blob).littleEndian;
   if (p.sha256.length !== 32) fail("bad-argument", `purgatory: the digest is ${p.sha256.length} bytes, not 32`);
   if (p.regions.length > PURGATORY_MAX_REGIONS) fail("bad-argument", `purgatory: ${p.regions.length} regions exceed ${PURGATORY_MAX_REGIONS} (KEXEC_SEGMENT_MAX)`);
   const shift = p.console?.shift ?? 0;
@@ -207,16 +218,16 @@ export function patchPurgatory(blob: Uint8Array, p: PurgatoryParameters): Uint8A
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const u64 = (off: number, v: bigint, what: string) => {
     if (v < 0n || v >= 1n << 64n) fail("bad-argument", `purgatory: ${what} ${v} is not a 64-bit address`);
-    dv.setBigUint64(off, v, true);
+    dv.setBigUint64(off, v, le);
   };
   out.set(p.sha256, PURGATORY_FIELDS.sha256);
   u64(PURGATORY_FIELDS.entry, p.entry, "entry");
   u64(PURGATORY_FIELDS.arg0, p.arg0, "arg0");
   u64(PURGATORY_FIELDS.arg1, p.arg1, "arg1");
-  dv.setUint32(PURGATORY_FIELDS.console_kind, PURGATORY_CONSOLE_KINDS[p.console?.kind ?? "none"], true);
-  dv.setUint32(PURGATORY_FIELDS.console_shift, shift, true);
+  dv.setUint32(PURGATORY_FIELDS.console_kind, PURGATORY_CONSOLE_KINDS[p.console?.kind ?? "none"], le);
+  dv.setUint32(PURGATORY_FIELDS.console_shift, shift, le);
   u64(PURGATORY_FIELDS.console_addr, p.console?.addr ?? 0n, "console address");
-  dv.setUint32(PURGATORY_FIELDS.nr_regions, p.regions.length, true);
+  dv.setUint32(PURGATORY_FIELDS.nr_regions, p.regions.length, le);
   out.fill(0, PURGATORY_FIELDS.regions, PURGATORY_HEADER_SIZE);
   p.regions.forEach((r, i) => {
     u64(PURGATORY_FIELDS.regions + 16 * i, r.start, `region ${i} start`);
@@ -227,25 +238,25 @@ export function patchPurgatory(blob: Uint8Array, p: PurgatoryParameters): Uint8A
 
 /** The parameters read back from a patched blob (what the purgatory will use). */
 export function readPurgatoryParameters(blob: Uint8Array): PurgatoryParameters {
-  parsePurgatoryHeader(blob);
+  const le = parsePurgatoryHeader(blob).littleEndian;
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  const n = dv.getUint32(PURGATORY_FIELDS.nr_regions, true);
+  const n = dv.getUint32(PURGATORY_FIELDS.nr_regions, le);
   if (n > PURGATORY_MAX_REGIONS) fail("bad-argument", `purgatory blob: nr_regions ${n} exceeds ${PURGATORY_MAX_REGIONS}`, PURGATORY_FIELDS.nr_regions);
-  const kind = dv.getUint32(PURGATORY_FIELDS.console_kind, true);
+  const kind = dv.getUint32(PURGATORY_FIELDS.console_kind, le);
   const kindName = (Object.keys(PURGATORY_CONSOLE_KINDS) as (keyof typeof PURGATORY_CONSOLE_KINDS)[]).find((k) => PURGATORY_CONSOLE_KINDS[k] === kind);
   if (kindName === undefined) fail("bad-argument", `purgatory blob: console_kind ${kind} is unknown`, PURGATORY_FIELDS.console_kind);
   const regions = Array.from({ length: n }, (_, i) => ({
-    start: dv.getBigUint64(PURGATORY_FIELDS.regions + 16 * i, true),
-    len: dv.getBigUint64(PURGATORY_FIELDS.regions + 16 * i + 8, true),
+    start: dv.getBigUint64(PURGATORY_FIELDS.regions + 16 * i, le),
+    len: dv.getBigUint64(PURGATORY_FIELDS.regions + 16 * i + 8, le),
   }));
   return {
     sha256: blob.slice(PURGATORY_FIELDS.sha256, PURGATORY_FIELDS.sha256 + 32),
     regions,
-    entry: dv.getBigUint64(PURGATORY_FIELDS.entry, true),
-    arg0: dv.getBigUint64(PURGATORY_FIELDS.arg0, true),
-    arg1: dv.getBigUint64(PURGATORY_FIELDS.arg1, true),
+    entry: dv.getBigUint64(PURGATORY_FIELDS.entry, le),
+    arg0: dv.getBigUint64(PURGATORY_FIELDS.arg0, le),
+    arg1: dv.getBigUint64(PURGATORY_FIELDS.arg1, le),
     ...(kindName !== "none"
-      ? { console: { kind: kindName, addr: dv.getBigUint64(PURGATORY_FIELDS.console_addr, true), shift: dv.getUint32(PURGATORY_FIELDS.console_shift, true) } }
+      ? { console: { kind: kindName, addr: dv.getBigUint64(PURGATORY_FIELDS.console_addr, le), shift: dv.getUint32(PURGATORY_FIELDS.console_shift, le) } }
       : {}),
   };
 }
