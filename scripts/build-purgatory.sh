@@ -27,6 +27,8 @@ flags() {
     x86_64) echo "--target=x86_64-linux-gnu -fpie -mno-red-zone -mgeneral-regs-only -mcmodel=small" ;;
     arm64) echo "--target=aarch64-linux-gnu -fpie -mgeneral-regs-only -mstrict-align" ;;
     riscv64) echo "--target=riscv64-linux-gnu -fno-pic -march=rv64imac -mabi=lp64 -mcmodel=medany -mno-relax" ;;
+    # ELFv2 little-endian; data is reached TOC-relatively (r2, set PC-relatively in entry.S); no floating point or vector registers.
+    ppc64) echo "--target=powerpc64le-linux-gnu -fno-pic -mcmodel=medium -msoft-float -mno-altivec -mno-vsx" ;;
   esac
 }
 build() { # arch base -> $work/$arch-$base.bin
@@ -36,7 +38,10 @@ build() { # arch base -> $work/$arch-$base.bin
   for src in purgatory/common/sha256.c purgatory/common/purgatory.c purgatory/common/header.S purgatory/"$arch"/entry.S purgatory/"$arch"/console.c; do
     "$CC" $(flags "$arch") "${COMMON[@]}" -c "$src" -o "$d/$(basename "$src").o"
   done
-  sed "s/BASE/$base/" purgatory/purgatory.ld > "$d/link-$base.ld"
+  # An arch may bring its own linker script (ppc64: its .got header).
+  local script=purgatory/purgatory.ld
+  [ -f purgatory/"$arch"/purgatory.ld ] && script=purgatory/"$arch"/purgatory.ld
+  sed "s/BASE/$base/" "$script" > "$d/link-$base.ld"
   "$LD" -static -nostdlib --no-dynamic-linker --build-id=none -z norelro -z noexecstack $([ "$arch" = riscv64 ] && echo --no-relax) \
     -T "$d/link-$base.ld" -o "$d/purgatory-$base.elf" "$d"/*.o
   "$OBJCOPY" -O binary "$d/purgatory-$base.elf" "$work/$arch-$base.bin"
@@ -47,9 +52,9 @@ gen="$work/purgatory-blobs.ts"
   echo "// npm run purgatory rebuilds it; npm run purgatory -- --check fails when a rebuild differs by one byte."
   echo ""
   echo "/** The purgatory blobs as base64, by architecture; decoded by \`purgatoryBlob\` (purgatory.ts). */"
-  echo "export const PURGATORY_BLOBS_BASE64: Readonly<Record<\"x86_64\" | \"arm64\" | \"riscv64\", string>> = {"
+  echo "export const PURGATORY_BLOBS_BASE64: Readonly<Record<\"x86_64\" | \"arm64\" | \"riscv64\" | \"ppc64\", string>> = {"
 } > "$gen"
-for arch in x86_64 arm64 riscv64; do
+for arch in x86_64 arm64 riscv64 ppc64; do
   build "$arch" 0x0
   build "$arch" 0x100000
   cmp -s "$work/$arch-0x0.bin" "$work/$arch-0x100000.bin" || { echo "build-purgatory: $arch is not position independent (links at 0 and 0x100000 differ)" >&2; exit 1; }

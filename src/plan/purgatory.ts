@@ -27,6 +27,7 @@ import type { AnyPlan, EntryState } from "./core/types.js";
 import { parsePurgatoryHeader, patchPurgatory, purgatoryBlob, type PurgatoryConsole } from "./protocol/purgatory.js";
 import { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./protocol/purgatory-console.js";
 import { MIN_PURGATORY_ADDR } from "./arch/x86.js";
+import { PPC64_PAGE_SIZE, type Ppc64BootParams } from "./arch/ppc64.js";
 
 /** The segment name of the purgatory ({@link planDigest} skips it, as the kernel does). */
 export const PURGATORY_SEGMENT = "purgatory";
@@ -35,14 +36,14 @@ export const PURGATORY_SEGMENT = "purgatory";
 export interface PurgatoryOptions {
   /** The memory map the plan was made for (x86_64); a device-tree arch derives it from `dtb` when absent. */
   memory?: MemoryMap;
-  /** The first kernel's device tree (arm64, riscv64): the memory map and the console's `stdout-path`. */
+  /** The first kernel's device tree (arm64, riscv64, ppc64): the memory map and the console's `stdout-path`. */
   dtb?: Uint8Array;
   /** Ranges the purgatory must not touch (the plan's `exclude`). */
   exclude?: readonly Range[];
   /**
    * Where the mismatch line goes: `"auto"` (default: COM1 0x3f8 on x86_64,
-   * the DTB's `stdout-path` on arm64/riscv64, none if it names no known
-   * UART), `"none"`, or an explicit console.
+   * the DTB's `stdout-path` on arm64/riscv64/ppc64, none if it names no known
+   * UART or hvterm), `"none"`, or an explicit console.
    */
   console?: PurgatoryConsole | "auto" | "none";
   /** Hash provider for the digest. */
@@ -84,9 +85,28 @@ function entryArgs(plan: AnyPlan): { arg0: bigint; arg1: bigint } {
     case "riscv64":
       // kexec_relocate.S: "mv a0, s3" (hart id), "mv a1, s2" (the DTB)
       return { arg0: need("a0"), arg1: need("a1") };
+    case "ppc64":
+      // kexec-tools v2wrap.S: "kernel(device-tree, phys-offset, 0)"; the blob sets r5 = 0 itself, so the plan's must be 0.
+      if (need("r5") !== 0n) fail("ppc64 plan: r5 must be 0 (no Open Firmware client interface)");
+      return { arg0: need("r3"), arg1: need("r4") };
     default:
       return fail(`kimage has no purgatory for ${plan.arch}`);
   }
+}
+
+/**
+ * Where an arch's purgatory may go: x86 above 0x3000 (kexec-bzimage64.c
+ * `#define MIN_PURGATORY_ADDR 0x3000`); ppc64 below the RMA (it runs in real
+ * mode: elf64_load's ".buf_max = ppc64_rma_size") and at or above the plan's
+ * `loadAbove` (machine_kexec_prepare's -ETXTBSY rule).
+ */
+function archLimits(plan: AnyPlan): { bufMin?: bigint; bufMax?: bigint } {
+  if (plan.arch === "x86_64") return { bufMin: MIN_PURGATORY_ADDR };
+  if (plan.arch === "ppc64") {
+    const b = plan.bootParams as Partial<Ppc64BootParams>;
+    return { ...(b.loadAbove !== undefined ? { bufMin: b.loadAbove } : {}), ...(b.rmaSize !== undefined ? { bufMax: b.rmaSize - 1n } : {}) };
+  }
+  return {};
 }
 
 function chooseConsole(plan: AnyPlan, o: PurgatoryOptions): PurgatoryConsole | null {
@@ -126,8 +146,8 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
   const seg: Segment = addBuffer(
     map,
     plan.segments,
-    { name: PURGATORY_SEGMENT, bytes, memsz: header.image_memsz, bufAlign: 16n, topDown: true, ...(plan.arch === "x86_64" ? { bufMin: MIN_PURGATORY_ADDR } : {}) },
-    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}) },
+    { name: PURGATORY_SEGMENT, bytes, memsz: header.image_memsz, bufAlign: 16n, topDown: true, ...archLimits(plan) },
+    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}), ...(plan.arch === "ppc64" ? { pageSize: PPC64_PAGE_SIZE } : {}) },
   );
   const pc = seg.mem + header.entry_offset;
   const consoleNote = console ? `${console.kind} at ${hex(console.addr)}${console.shift ? ` (reg-shift ${console.shift})` : ""}` : "no console (it stops silently)";
