@@ -8,9 +8,10 @@
  * Placement: the purgatory goes after the plan's segments (their addresses
  * and the digest do not change), top-down in RAM (kexec_load_purgatory:
  * `kbuf.buf_max = ULONG_MAX; kbuf.top_down = true;`), above 0x3000 on x86
- * (kexec-bzimage64.c `#define MIN_PURGATORY_ADDR 0x3000`), inside the crash
- * region for a crash plan; `memsz` is the blob's `image_memsz` (its stack)
- * page-rounded.
+ * (kexec-bzimage64.c `#define MIN_PURGATORY_ADDR 0x3000`), on ppc64 below
+ * the RMA (it runs in real mode) and at or above the plan's `loadAbove`, in
+ * 64 KiB pages, inside the crash region for a crash plan; `memsz` is the
+ * blob's `image_memsz` (its stack) page-rounded.
  *
  * @module
  */

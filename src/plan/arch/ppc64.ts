@@ -23,7 +23,12 @@
  *   "r3 = device-tree address, r4 = kernel base, r5 = 0": kexec-tools'
  *   purgatory/arch/ppc64/v2wrap.S "Invokes ppc64 kernel with the expected
  *   arguments of kernel(device-tree, phys-offset, 0)"; r5 = 0 tells
- *   head_64.S there is no Open Firmware client interface.
+ *   head_64.S there is no Open Firmware client interface;
+ * - for `kexec_load(2)` ({@link Ppc64PlanInput.loadAbove}): every segment
+ *   at or above the running kernel's `__pa(_end)`, the kernel image moved
+ *   up (it copies itself down to 0 at start), the initrd and the tree above
+ *   its linked extent too. kimage's purgatory (`withPurgatory`) then enters
+ *   it as kexec-tools' does.
  *
  * @module
  */
