@@ -129,6 +129,9 @@ function proveKernel(k: (typeof withKexec)[number]): void {
     expect(after).not.toContain(PURGATORY_MISMATCH_LINE);
     expect(after, after.slice(-3000)).toMatch(/Linux version \S+-powerpc64le/);
     expect(after).toContain(`Kernel command line: ${cmdline}`);
+    // The second kernel found its initrd where the plan put it (a linear-map address: PAGE_OFFSET + physical).
+    const initrd = (await get()).plan.segments.find((s) => s.name === "initrd")!;
+    expect(after).toContain(`Found initrd at 0x${(0xc000000000000000n + initrd.mem).toString(16)}:0x${(0xc000000000000000n + initrd.mem + BigInt(initrd.bytes.length)).toString(16)}`);
     expect(after).toMatch(/Run \/init as init process/);
     expect(after).toContain(`KIMAGE-SECOND-INIT /init from the plan's initrd; /proc/cmdline: ${cmdline}`);
   }, 600_000);
