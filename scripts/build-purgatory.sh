@@ -13,7 +13,7 @@ CC=${PURGATORY_CC:-clang-14}
 LD=${PURGATORY_LD:-ld.lld-14}
 OBJCOPY=${PURGATORY_OBJCOPY:-llvm-objcopy-14}
 S390_LD=${PURGATORY_S390_LD:-s390x-linux-gnu-ld}
-ARCHES=(x86_64 arm64 riscv64 s390x)
+ARCHES=(x86_64 arm64 riscv64 s390x ppc64)
 OUT=src/plan/protocol/purgatory-blobs.ts
 check=0
 [ "${1:-}" = "--check" ] && check=1
@@ -31,6 +31,8 @@ flags() {
     arm64) echo "--target=aarch64-linux-gnu -fpie -mgeneral-regs-only -mstrict-align" ;;
     riscv64) echo "--target=riscv64-linux-gnu -fno-pic -march=rv64imac -mabi=lp64 -mcmodel=medany -mno-relax" ;;
     s390x) echo "--target=s390x-linux-gnu -fpie -march=z10 -msoft-float" ;;
+    # ELFv2 little-endian; data is reached TOC-relatively (r2, set PC-relatively in entry.S); no floating point or vector registers.
+    ppc64) echo "--target=powerpc64le-linux-gnu -fno-pic -mcmodel=medium -msoft-float -mno-altivec -mno-vsx" ;;
   esac
 }
 build() { # arch base -> $work/$arch-$base.bin
@@ -40,7 +42,10 @@ build() { # arch base -> $work/$arch-$base.bin
   for src in purgatory/common/sha256.c purgatory/common/purgatory.c purgatory/common/header.S purgatory/"$arch"/entry.S purgatory/"$arch"/console.c; do
     "$CC" $(flags "$arch") "${COMMON[@]}" -c "$src" -o "$d/$(basename "$src").o"
   done
-  sed "s/BASE/$base/" purgatory/purgatory.ld > "$d/link-$base.ld"
+  # An arch may bring its own linker script (ppc64: its .got header).
+  local script=purgatory/purgatory.ld
+  [ -f purgatory/"$arch"/purgatory.ld ] && script=purgatory/"$arch"/purgatory.ld
+  sed "s/BASE/$base/" "$script" > "$d/link-$base.ld"
   local ld=$LD
   [ "$arch" = s390x ] && ld=$S390_LD
   "$ld" -static -nostdlib --no-dynamic-linker --build-id=none -z norelro -z noexecstack $([ "$arch" = riscv64 ] && echo --no-relax) $([ "$arch" = s390x ] && echo --no-warn-rwx-segments) \
@@ -53,7 +58,7 @@ gen="$work/purgatory-blobs.ts"
   echo "// npm run purgatory rebuilds it; npm run purgatory -- --check fails when a rebuild differs by one byte."
   echo ""
   echo "/** The purgatory blobs as base64, by architecture; decoded by \`purgatoryBlob\` (purgatory.ts). */"
-  echo "export const PURGATORY_BLOBS_BASE64: Readonly<Record<\"x86_64\" | \"arm64\" | \"riscv64\" | \"s390x\", string>> = {"
+  echo "export const PURGATORY_BLOBS_BASE64: Readonly<Record<\"x86_64\" | \"arm64\" | \"riscv64\" | \"s390x\" | \"ppc64\", string>> = {"
 } > "$gen"
 for arch in "${ARCHES[@]}"; do
   build "$arch" 0x0

@@ -30,6 +30,7 @@ typedef unsigned long long u64;
 #define KIMAGE_CONSOLE_PL011 2         /* ARM PL011 MMIO: UARTDR at +0, UARTFR at +0x18 */
 #define KIMAGE_CONSOLE_NS16550 3       /* ns16550 MMIO, 8-bit accesses, registers 1 << console_shift apart */
 #define KIMAGE_CONSOLE_S390_SCLP 4     /* s390 SCLP ASCII (VT220) console events; console_addr unused */
+#define KIMAGE_CONSOLE_HVTERM 5        /* pseries hypervisor vterm: H_PUT_TERM_CHAR, console_addr = the terminal number */
 
 /* kernel/kexec_file.c: struct kexec_sha_region { unsigned long start; unsigned long len; }; */
 struct kimage_sha_region {
@@ -44,12 +45,12 @@ struct kimage_purgatory_header {
   u64 entry_offset;     /* 0x10 where the CPU enters, from the blob's first byte */
   u64 image_memsz;      /* 0x18 bytes the blob needs in memory (code, data, stack) */
   u8 sha256[32];        /* 0x20 plan: purgatory_sha256_digest */
-  u64 entry;            /* 0x40 plan: x86_64 rip, arm64/riscv64 pc, s390x the PSW address */
-  u64 arg0;             /* 0x48 plan: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id) */
-  u64 arg1;             /* 0x50 plan: riscv64 a1 (DTB); 0 elsewhere */
+  u64 entry;            /* 0x40 plan: x86_64 rip, arm64/riscv64 pc, s390x the PSW address, ppc64 the kernel's first instruction */
+  u64 arg0;             /* 0x48 plan: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id), ppc64 r3 (DT) */
+  u64 arg1;             /* 0x50 plan: riscv64 a1 (DTB), ppc64 r4 (kernel base); 0 elsewhere */
   u32 console_kind;     /* 0x58 plan: KIMAGE_CONSOLE_* */
   u32 console_shift;    /* 0x5c plan: ns16550 reg-shift */
-  u64 console_addr;     /* 0x60 plan: I/O port or MMIO base */
+  u64 console_addr;     /* 0x60 plan: I/O port, MMIO base or vterm number */
   u32 nr_regions;       /* 0x68 plan: entries used in regions[] */
   u32 reserved;         /* 0x6c 0 */
   struct kimage_sha_region regions[KIMAGE_PURGATORY_MAX_REGIONS]; /* 0x70 plan: purgatory_sha_regions */

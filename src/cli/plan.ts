@@ -29,6 +29,12 @@
  * arm64 `--dtb-seed N` says the loading kernel's RNG is ready (the DTB gets
  * kaslr-seed and rng-seed, drawn from N; the placement stays deterministic).
  *
+ * ppc64 `--load-above ADDR` is the running kernel's `__pa(_end)` (its
+ * /proc/device-tree/chosen/linux,kernel-end): for `kexec_load(2)` every
+ * segment must lie above it (machine_kexec_prepare's -ETXTBSY), so the
+ * kernel is loaded there and copies itself down to 0 at start
+ * (`Ppc64PlanInput.loadAbove`).
+ *
  * @module
  */
 
@@ -93,12 +99,12 @@ function parseRangeSpec(spec: string): Range {
   return { start: e.start, size: e.size };
 }
 
-/** `--purgatory-console auto|none|sclp|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]`. */
+/** `--purgatory-console auto|none|sclp|x86-pio:PORT|pl011:ADDR|ns16550:ADDR[:SHIFT]|hvterm:TERMNO`. */
 function parseConsole(v: unknown): PurgatoryConsole | "auto" | "none" {
   if (v === undefined || v === "auto" || v === "none") return v ?? "auto";
   if (v === "sclp") return { kind: "sclp", addr: 0n };
-  const m = /^(x86-pio|pl011|ns16550):(0x[0-9a-f]+|[0-9]+)(?::([0-9]+))?$/i.exec(String(v));
-  if (!m) throw new UsageError(`--purgatory-console must be auto, none, sclp or x86-pio|pl011|ns16550:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
+  const m = /^(x86-pio|pl011|ns16550|hvterm):(0x[0-9a-f]+|[0-9]+)(?::([0-9]+))?$/i.exec(String(v));
+  if (!m) throw new UsageError(`--purgatory-console must be auto, none, sclp or x86-pio|pl011|ns16550|hvterm:ADDR[:SHIFT] (got ${JSON.stringify(v)})`);
   const shift = m[3] === undefined ? undefined : Number(m[3]);
   if (shift !== undefined && shift > 31) throw new UsageError("--purgatory-console: the shift is at most 31");
   return { kind: (m[1] as string).toLowerCase() as PurgatoryConsole["kind"], addr: BigInt(m[2] as string), ...(shift !== undefined ? { shift } : {}) };
@@ -158,7 +164,7 @@ function parseKernelPurgatory(v: string): X86KernelPurgatory {
 /** The plan command. */
 export const planCommand: Command = {
   name: "plan",
-  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--purgatory [--purgatory-console auto|none|sclp|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
+  usage: `plan --arch ${ARCH_CHOICES} --kernel FILE|UKI [--profile N] [--addon FILE …] [--cert CERT …] [--initrd FILE] [--cmdline STR] [--dtb FILE] [--memory SPEC | --iomem FILE | --memblock DIR] [--exclude START:SIZE …] [--crash START:SIZE --vmcoreinfo ADDR:SIZE [--cpu-note ADDR:SIZE …]] [--seed N] [--running-kernel 6.1|6.12|7.x] [--kernel-purgatory [BUFSZ:]MEMSZ] [--efi-map-size BYTES] [--dtb-seed N] [--load-above ADDR] [--purgatory [--purgatory-console auto|none|sclp|KIND:ADDR[:SHIFT]]] [--out DIR] [--svg FILE [--log-scale]] [--json]`,
   summary: "a placement plan: segments, entry state, boot parameters",
   options: {
     arch: { type: "string" },
@@ -176,6 +182,7 @@ export const planCommand: Command = {
     "kernel-purgatory": { type: "string" },
     "efi-map-size": { type: "string" },
     "dtb-seed": { type: "string" },
+    "load-above": { type: "string" },
     exclude: { type: "string", multiple: true },
     seed: { type: "string" },
     crash: { type: "string" },
@@ -211,6 +218,13 @@ export const planCommand: Command = {
       } catch {
         throw new UsageError("--dtb-seed must be an integer");
       }
+    }
+    let loadAbove: bigint | undefined;
+    if (values["load-above"] !== undefined) {
+      if (arch !== "ppc64") throw new UsageError("plan: --load-above is a ppc64 input (the running kernel's __pa(_end), /proc/device-tree/chosen/linux,kernel-end)");
+      const v = String(values["load-above"]);
+      if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(v) || BigInt(v) >= 1n << 64n) throw new UsageError(`plan: --load-above must be an address below 2^64 (got ${JSON.stringify(v)})`);
+      loadAbove = BigInt(v);
     }
     let efiMapSize: number | undefined;
     if (values["efi-map-size"] !== undefined) {
@@ -295,6 +309,7 @@ export const planCommand: Command = {
       ...(search ? { search } : {}),
       ...(efiMapSize ? { efiMapSize } : {}),
       ...(dtbSeed !== undefined ? { dtbSeed } : {}),
+      ...(loadAbove !== undefined ? { loadAbove } : {}),
     };
     // A UKI: kernel, initrd and cmdline from it; its device tree in place of the first kernel's (the memory map stays the first kernel's).
     const request: PlanRequest = uki ? ukiPlanRequest(uki, given) : given;

@@ -15,7 +15,9 @@
  * KEXEC_ARCH && ((flags & KEXEC_ARCH_MASK) != KEXEC_ARCH_DEFAULT)) return
  * -EINVAL;". The flags (include/uapi/linux/kexec.h): `KEXEC_ON_CRASH
  * 0x00000001`, `KEXEC_ARCH_X86_64 (62 << 16)`, `KEXEC_ARCH_AARCH64 (183 <<
- * 16)`, `KEXEC_ARCH_RISCV (243 << 16)`, `KEXEC_ARCH_S390 (22 << 16)`.
+ * 16)`, `KEXEC_ARCH_RISCV (243 << 16)`, `KEXEC_ARCH_ARM (40 << 16)`,
+ * `KEXEC_ARCH_LOONGARCH (258 << 16)`, `KEXEC_ARCH_S390 (22 << 16)`,
+ * `KEXEC_ARCH_PPC64 (21 << 16)`.
  *
  * @module
  */
@@ -35,7 +37,10 @@ export const KEXEC_ARCH: Readonly<Record<string, { name: string; value: number }
   x86_64: { name: "KEXEC_ARCH_X86_64", value: 62 << 16 },
   arm64: { name: "KEXEC_ARCH_AARCH64", value: 183 << 16 },
   riscv64: { name: "KEXEC_ARCH_RISCV", value: 243 << 16 },
+  arm: { name: "KEXEC_ARCH_ARM", value: 40 << 16 },
+  loongarch64: { name: "KEXEC_ARCH_LOONGARCH", value: 258 << 16 },
   s390x: { name: "KEXEC_ARCH_S390", value: 22 << 16 },
+  ppc64: { name: "KEXEC_ARCH_PPC64", value: 21 << 16 },
 };
 
 /** One `struct kexec_segment`, with the file that holds `buf`. */

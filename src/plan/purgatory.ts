@@ -8,9 +8,10 @@
  * Placement: the purgatory goes after the plan's segments (their addresses
  * and the digest do not change), top-down in RAM (kexec_load_purgatory:
  * `kbuf.buf_max = ULONG_MAX; kbuf.top_down = true;`), above 0x3000 on x86
- * (kexec-bzimage64.c `#define MIN_PURGATORY_ADDR 0x3000`), inside the crash
- * region for a crash plan; `memsz` is the blob's `image_memsz` (its stack)
- * page-rounded.
+ * (kexec-bzimage64.c `#define MIN_PURGATORY_ADDR 0x3000`), on ppc64 below
+ * the RMA (it runs in real mode) and at or above the plan's `loadAbove`, in
+ * 64 KiB pages, inside the crash region for a crash plan; `memsz` is the
+ * blob's `image_memsz` (its stack) page-rounded.
  *
  * s390x enters its purgatory as the kernel's kexec_file does
  * (arch/s390/kernel/machine_kexec_file.c `kexec_file_add_components`): "if
@@ -40,6 +41,7 @@ import { parsePurgatoryHeader, patchPurgatory, purgatoryBlob, type PurgatoryCons
 import { purgatoryConsoleFromDtb, X86_COM1_PORT } from "./protocol/purgatory-console.js";
 import { MIN_PURGATORY_ADDR } from "./arch/x86.js";
 import { S390_RESTART_PSW_MASK } from "./arch/s390.js";
+import { PPC64_PAGE_SIZE, type Ppc64BootParams } from "./arch/ppc64.js";
 
 /** The highest last byte an s390x purgatory may have: the restart PSW's address field is 31 bits (`0x0008000080000000` + address). */
 export const S390_PURGATORY_MAX = 0x7fffffffn;
@@ -51,14 +53,14 @@ export const PURGATORY_SEGMENT = "purgatory";
 export interface PurgatoryOptions {
   /** The memory map the plan was made for (x86_64); a device-tree arch derives it from `dtb` when absent. */
   memory?: MemoryMap;
-  /** The first kernel's device tree (arm64, riscv64): the memory map and the console's `stdout-path`. */
+  /** The first kernel's device tree (arm64, riscv64, ppc64): the memory map and the console's `stdout-path`. */
   dtb?: Uint8Array;
   /** Ranges the purgatory must not touch (the plan's `exclude`). */
   exclude?: readonly Range[];
   /**
    * Where the mismatch line goes: `"auto"` (default: COM1 0x3f8 on x86_64,
-   * the DTB's `stdout-path` on arm64/riscv64, none if it names no known
-   * UART), `"none"`, or an explicit console.
+   * the DTB's `stdout-path` on arm64/riscv64/ppc64, none if it names no known
+   * UART or hvterm), `"none"`, or an explicit console.
    */
   console?: PurgatoryConsole | "auto" | "none";
   /** Hash provider for the digest. */
@@ -103,9 +105,30 @@ function entryArgs(plan: AnyPlan): { arg0: bigint; arg1: bigint } {
     case "s390x":
       // s390.ts: "The s390 entry takes no register arguments: everything is in the parmarea."
       return { arg0: 0n, arg1: 0n };
+    case "ppc64":
+      // kexec-tools v2wrap.S: "kernel(device-tree, phys-offset, 0)"; the blob sets r5 = 0 itself, so the plan's must be 0.
+      if (need("r5") !== 0n) fail("ppc64 plan: r5 must be 0 (no Open Firmware client interface)");
+      return { arg0: need("r3"), arg1: need("r4") };
     default:
       return fail(`kimage has no purgatory for ${plan.arch}`);
   }
+}
+
+/**
+ * Where an arch's purgatory may go: x86 above 0x3000 (kexec-bzimage64.c
+ * `#define MIN_PURGATORY_ADDR 0x3000`); ppc64 below the RMA (it runs in real
+ * mode: elf64_load's ".buf_max = ppc64_rma_size") and at or above the plan's
+ * `loadAbove` (machine_kexec_prepare's -ETXTBSY rule); s390x below 2 GiB
+ * (the restart PSW's 31-bit address).
+ */
+function archLimits(plan: AnyPlan): { bufMin?: bigint; bufMax?: bigint } {
+  if (plan.arch === "x86_64") return { bufMin: MIN_PURGATORY_ADDR };
+  if (plan.arch === "s390x") return { bufMax: S390_PURGATORY_MAX };
+  if (plan.arch === "ppc64") {
+    const b = plan.bootParams as Partial<Ppc64BootParams>;
+    return { ...(b.loadAbove !== undefined ? { bufMin: b.loadAbove } : {}), ...(b.rmaSize !== undefined ? { bufMax: b.rmaSize - 1n } : {}) };
+  }
+  return {};
 }
 
 function chooseConsole(plan: AnyPlan, o: PurgatoryOptions): PurgatoryConsole | null {
@@ -139,16 +162,8 @@ export async function withPurgatory<P extends AnyPlan>(plan: P, o: PurgatoryOpti
   const seg: Segment = addBuffer(
     map,
     plan.segments,
-    {
-      name: PURGATORY_SEGMENT,
-      bytes: blob,
-      memsz: header.image_memsz,
-      bufAlign: 16n,
-      topDown: true,
-      ...(plan.arch === "x86_64" ? { bufMin: MIN_PURGATORY_ADDR } : {}),
-      ...(s390 ? { bufMax: S390_PURGATORY_MAX } : {}),
-    },
-    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}) },
+    { name: PURGATORY_SEGMENT, bytes: blob, memsz: header.image_memsz, bufAlign: 16n, topDown: true, ...archLimits(plan) },
+    { exclude: o.exclude ?? [], ...(crash ? { crash: true } : {}), ...(plan.arch === "ppc64" ? { pageSize: PPC64_PAGE_SIZE } : {}) },
   );
   const pc = seg.mem + header.entry_offset;
   let segments = plan.segments;

@@ -48,6 +48,8 @@ export interface PlanRequest {
   dtbSeed?: Seed;
   /** x86_64: `efi_get_runtime_map_size()` of an EFI-booted loading kernel (boot_params grows by it; `BootParamsConfig.efiMapSize`). */
   efiMapSize?: number;
+  /** ppc64: the running kernel's `__pa(_end)`; every segment goes above it, for `kexec_load(2)` (`Ppc64PlanInput.loadAbove`). */
+  loadAbove?: bigint;
 }
 
 /** One row of the plan table. */

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ensureNode, setProp, setString, setU32, stringListValue } from "../../src/fdt/tree.js";
 import { firstKernelDtb } from "../support/plan-builders.js";
 import { requireReal } from "../support/real.js";
 
@@ -57,5 +58,38 @@ describe.skipIf(ppc.length === 0)("kimage plan --arch ppc64", () => {
     expect(plan.entry.pc).toBe("0x0");
     expect(plan.entry.registers).toEqual({ r3: plan.segments[1]?.mem, r4: "0x0", r5: "0x0" });
     expect(cli("plan", "--arch", "ppc64", "--kernel", ppc[0]?.abs ?? "").code).toBe(2);
+  });
+
+  it("--load-above ADDR --purgatory: every segment above ADDR, kexec_load with KEXEC_ARCH_PPC64, the hvterm console", () => {
+    const dtb = join(dir, "pseries.dtb");
+    writeFileSync(
+      dtb,
+      firstKernelDtb({
+        ram: { start: 0n, size: 1n << 30n },
+        edit: (fdt) => {
+          const vdev = ensureNode(fdt, "/vdevice");
+          setU32(vdev, "#address-cells", 1);
+          setU32(vdev, "#size-cells", 0);
+          const vty = ensureNode(fdt, "/vdevice/vty@71000000");
+          setProp(vty, "compatible", stringListValue(["hvterm1"]));
+          setU32(vty, "reg", 0x71000000);
+          setString(ensureNode(fdt, "/chosen"), "stdout-path", "/vdevice/vty@71000000");
+        },
+      }),
+    );
+    const out = join(dir, "ppc-kexec");
+    const r = cli("plan", "--arch", "ppc64", "--kernel", ppc[0]?.abs ?? "", "--cmdline", "console=hvc0", "--dtb", dtb, "--load-above", "0x2880000", "--purgatory", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    const plan = JSON.parse(readFileSync(join(out, "plan.json"), "utf8")) as PlanJson & {
+      kexec_load: { flags: string; flagNames: string[]; segments: Array<{ mem: string }> };
+      purgatory: { console: { kind: string; addr: string } };
+    };
+    expect(plan.segments.map((s) => s.name)).toEqual(["PT_LOAD[0]", "dtb", "purgatory"]);
+    expect(plan.kexec_load.flags).toBe("0x150000");
+    expect(plan.kexec_load.flagNames).toEqual(["KEXEC_ARCH_PPC64"]);
+    for (const s of plan.kexec_load.segments) expect(BigInt(s.mem) >= 0x2880000n, s.mem).toBe(true);
+    expect(plan.purgatory.console).toEqual({ kind: "hvterm", addr: "0x71000000" });
+    expect(cli("plan", "--arch", "arm64", "--kernel", ppc[0]?.abs ?? "", "--dtb", dtb, "--load-above", "0x1000").code).toBe(2);
+    expect(cli("plan", "--arch", "ppc64", "--kernel", ppc[0]?.abs ?? "", "--dtb", dtb, "--load-above", "lots").code).toBe(2);
   });
 });

@@ -53,4 +53,31 @@ describe.skipIf(kernels.length === 0)("ppc64 plan", () => {
     expect(await codeFor(end + 0x10000n)).toBe("plan-no-hole");
     expect(await codeFor(end - 0x10000n)).toBe("plan-no-hole");
   });
+
+  it("loadAbove (the running kernel's __pa(_end)): the kernel moves to the lowest hole above it, the rest above its linked extent too", async () => {
+    const initrd = new Uint8Array(70000).fill(1);
+    const base = await planPpc64({ kernel: readBytes(path), initrd, cmdline: "x", dtb });
+    const above = 0x287f000n; // not 64 KiB-aligned: the kernel goes to the next 64 KiB boundary
+    const plan = await planPpc64({ kernel: readBytes(path), initrd, cmdline: "x", dtb, loadAbove: above });
+    const [k0] = base.segments;
+    const [k, i, d] = plan.segments;
+    expect(k?.mem).toBe((above + 0xffffn) & ~0xffffn);
+    expect(Buffer.compare(k?.bytes ?? new Uint8Array(), k0?.bytes ?? new Uint8Array(1))).toBe(0);
+    expect(k?.memsz).toBe(k0?.memsz);
+    // entry and r4 move with the image; r3 is the placed tree
+    expect(plan.entry.pc).toBe(k?.mem);
+    expect(plan.entry.registers).toEqual({ r3: d?.mem, r4: k?.mem, r5: 0n });
+    const floor = (k0?.memsz ?? 0n) > above ? (k0?.memsz ?? 0n) : above;
+    expect(plan.bootParams.loadAbove).toBe(floor);
+    for (const s of [i, d]) expect((s?.mem ?? 0n) >= floor, s?.name).toBe(true);
+    for (const s of plan.segments) expect(s.mem >= above && s.mem + s.memsz <= 1n << 30n, s.name).toBe(true);
+    expect(plan.notes.join("\n")).toMatch(/__pa\(_end\)/);
+    // Today's default is untouched: without loadAbove, no loadAbove in bootParams and the kernel at p_paddr.
+    expect(base.bootParams.loadAbove).toBeUndefined();
+    expect(k0?.mem).toBe(0n);
+  });
+
+  it("loadAbove with no room below the RMA: plan-no-hole", async () => {
+    await expect(planPpc64({ kernel: readBytes(path), dtb, loadAbove: 0x3f000000n })).rejects.toMatchObject({ code: "plan-no-hole" });
+  });
 });

@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import { ensureNode, setString, setU32, setProp, u64Value, stringListValue } from "../../src/fdt/tree.js";
 import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { S390_RESTART_PSW_MASK, STARTUP_NORMAL_OFFSET, type S390Plan } from "../../src/plan/arch/s390.js";
+import { planPpc64 } from "../../src/plan/arch/ppc64.js";
+import { buildElf } from "../support/elf-builder.js";
 import { planDigest } from "../../src/plan/core/digest.js";
 import { memoryMap } from "../../src/plan/core/memory.js";
 import { kexecLoadCall, KEXEC_ON_CRASH } from "../../src/plan/kexec-load.js";
@@ -331,5 +333,85 @@ describe("s390x: a big-endian blob entered through the restart PSW at 0", () => 
     const plan = s390Plan();
     const moved = { ...plan, segments: plan.segments.map((s) => ({ ...s, mem: s.mem + 0x100000n })) };
     expect(await rejectionCode(withPurgatory(moved, { memory: memoryMap([{ start: 0n, size: 4n * GiB, type: "ram" }]) }))).toBe("bad-argument");
+  });
+});
+
+/** A pseries-like first kernel's tree: 1 GiB at 0, the hypervisor vterm as stdout-path (QEMU's /vdevice/vty@71000000). */
+function pseriesDtb(): Uint8Array {
+  return firstKernelDtb({
+    ram: { start: 0n, size: 1n << 30n },
+    edit: (fdt) => {
+      const vdev = ensureNode(fdt, "/vdevice");
+      setU32(vdev, "#address-cells", 1);
+      setU32(vdev, "#size-cells", 0);
+      const vty = ensureNode(fdt, "/vdevice/vty@71000000");
+      setProp(vty, "compatible", stringListValue(["hvterm1"]));
+      setString(vty, "device_type", "serial");
+      setU32(vty, "reg", 0x71000000);
+      setString(ensureNode(fdt, "/chosen"), "stdout-path", "/vdevice/vty@71000000");
+    },
+  });
+}
+
+/** A ppc64el-shaped vmlinux: one PT_LOAD at p_paddr 0 (virtual 0xc000000000000000), entry at its first byte. */
+function fakePpc64Vmlinux(): Uint8Array {
+  const base = 0xc000000000000000n;
+  return buildElf({ class: 64, le: true, machine: 21, entry: base, segments: [{ vaddr: base, paddr: 0n, data: new Uint8Array(0x30000).fill(0x60), memsz: 0x48000n, align: 0x10000n }] }).bytes;
+}
+
+describe("ppc64: the blob, the hvterm console and withPurgatory", () => {
+  it("the blob's first 0x100 bytes from the entry (kexec_sequence copies them to 0): a branch to the master, and a big-endian 'b .' at 0x60 for secondaries", () => {
+    const blob = purgatoryBlob("ppc64");
+    const e = Number(parsePurgatoryHeader(blob).entry_offset);
+    expect(e + 0x100).toBeLessThanOrEqual(blob.length);
+    const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+    // Power ISA "b target": primary opcode 18, AA = LK = 0; read little-endian (the purgatory runs with MSR_LE set).
+    const first = dv.getUint32(e, true);
+    expect(first >>> 26).toBe(18);
+    expect(first & 3).toBe(0);
+    expect(dv.getUint32(e + 0x60, false)).toBe(0x48000000);
+  });
+
+  it("finds the pseries vterm (hvterm1) and its terminal number", () => {
+    expect(purgatoryConsoleFromDtb(pseriesDtb())).toEqual({ kind: "hvterm", addr: 0x71000000n });
+  });
+
+  it("a ppc64 plan with loadAbove: the purgatory below the RMA, at or above loadAbove, 64 KiB pages; r3/r4 in arg0/arg1; KEXEC_ARCH_PPC64", async () => {
+    const dtb = pseriesDtb();
+    const plan = await planPpc64({ kernel: fakePpc64Vmlinux(), initrd: new Uint8Array(3000).fill(4), cmdline: "console=hvc0", dtb, loadAbove: 0x2880000n, rmaSize: 0x10000000n });
+    const p = await withPurgatory(plan, { dtb });
+    const seg = p.segments.at(-1)!;
+    expect(seg.mem % 0x10000n).toBe(0n);
+    expect(seg.memsz % 0x10000n).toBe(0n);
+    expect(seg.mem).toBeGreaterThanOrEqual(0x2880000n);
+    expect(seg.mem + seg.memsz).toBeLessThanOrEqual(0x10000000n);
+    const got = readPurgatoryParameters(seg.bytes);
+    expect([got.entry, got.arg0, got.arg1]).toEqual([plan.entry.pc, plan.entry.registers.r3, plan.entry.registers.r4]);
+    expect(got.console).toEqual({ kind: "hvterm", addr: 0x71000000n, shift: 0 });
+    const call = kexecLoadCall(p, undefined, 0x10000n);
+    expect(call.flags).toBe(21 << 16);
+    expect(call.flagNames).toEqual(["KEXEC_ARCH_PPC64"]);
+    expect(call.segments.every((s) => s.mem >= 0x2880000n)).toBe(true);
+  });
+
+  it("refuses a ppc64 entry state whose r5 is not 0", async () => {
+    const dtb = pseriesDtb();
+    const plan = await planPpc64({ kernel: fakePpc64Vmlinux(), dtb });
+    expect(await rejectionCode(withPurgatory({ ...plan, entry: { ...plan.entry, registers: { ...plan.entry.registers, r5: 1n } } }, { dtb }))).toBe("bad-argument");
+  });
+});
+
+describe("KEXEC_ARCH", () => {
+  it("include/uapi/linux/kexec.h: one value per plan-table arch", async () => {
+    const { KEXEC_ARCH } = await import("../../src/plan/kexec-load.js");
+    expect(Object.fromEntries(Object.entries(KEXEC_ARCH).map(([k, v]) => [k, [v.name, v.value >>> 16]]))).toEqual({
+      x86_64: ["KEXEC_ARCH_X86_64", 62],
+      arm64: ["KEXEC_ARCH_AARCH64", 183],
+      riscv64: ["KEXEC_ARCH_RISCV", 243],
+      arm: ["KEXEC_ARCH_ARM", 40],
+      loongarch64: ["KEXEC_ARCH_LOONGARCH", 258],
+      s390x: ["KEXEC_ARCH_S390", 22],
+      ppc64: ["KEXEC_ARCH_PPC64", 21],
+    });
   });
 });

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { newcCpio, runQemu, type BootResult } from "./qemu.js";
 
-/** The guest architectures, by QEMU's name. */
-export type GuestArch = "x86_64" | "aarch64" | "riscv64";
+/** The guest architectures, by QEMU's name (ppc64: the little-endian ppc64el guest). */
+export type GuestArch = "x86_64" | "aarch64" | "riscv64" | "ppc64";
 
 const HELPER_SRC = fileURLToPath(new URL("./kexec-helper/helper.c", import.meta.url));
 
@@ -29,9 +29,10 @@ export function buildHelper(arch: GuestArch, src: string = HELPER_SRC): Uint8Arr
   try {
     const out = join(dir, "init");
     const extra = arch === "riscv64" ? ["-march=rv64imac", "-mabi=lp64", "-mno-relax"] : [];
+    const target = arch === "ppc64" ? "powerpc64le" : arch;
     const r = spawnSync(
       "clang-14",
-      [`--target=${arch}-linux-gnu`, ...extra, "-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror", "-fuse-ld=lld", "-Wl,--build-id=none", "-o", out, src],
+      [`--target=${target}-linux-gnu`, ...extra, "-static", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror", "-fuse-ld=lld", "-Wl,--build-id=none", "-o", out, src],
       { encoding: "utf8" },
     );
     if (r.status !== 0) throw new Error(`building the kexec helper for ${arch} failed: ${r.stderr}`);

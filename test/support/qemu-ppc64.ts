@@ -80,7 +80,17 @@ export function ppc64Trampoline(saved: Uint8Array, r: { r3: bigint; r4: bigint; 
  * split as described above) and the trampoline at `trampoline`; never
  * `-kernel`, never SLOF.
  */
-export function bootQemuPpc64(o: { memMiB: number; blobs: LoaderBlob[]; registers: { r3: bigint; r4: bigint; r5: bigint }; entry: bigint; trampoline: bigint; timeoutMs: number; until?: RegExp }): Promise<BootResult> {
+export function bootQemuPpc64(o: {
+  memMiB: number;
+  blobs: LoaderBlob[];
+  registers: { r3: bigint; r4: bigint; r5: bigint };
+  entry: bigint;
+  trampoline: bigint;
+  timeoutMs: number;
+  until?: RegExp;
+  /** Extra QEMU arguments (e.g. `-smp 1`). */
+  extraArgs?: string[];
+}): Promise<BootResult> {
   const dir = mkdtempSync(join(tmpdir(), "kimage-ppc64-"));
   const zero = o.blobs.find((b) => b.addr === 0n);
   if (!zero || zero.bytes.length < 0x110) throw new Error("the harness expects a segment at 0 of at least 0x110 bytes");
@@ -93,6 +103,6 @@ export function bootQemuPpc64(o: { memMiB: number; blobs: LoaderBlob[]; register
     ...o.blobs.map((b) => (b === zero ? { name: b.name, bytes: b.bytes.subarray(0x110), addr: 0x110n } : b)),
     { name: "trampoline", bytes: ppc64Trampoline(zero.bytes.subarray(0x100, 0x110), o.registers, o.entry), addr: o.trampoline },
   ];
-  const args = ["-M", "pseries", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-bios", biosFile, ...loaderArgs(dir, blobs)];
+  const args = ["-M", "pseries", "-m", String(o.memMiB), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio", "-bios", biosFile, ...(o.extraArgs ?? []), ...loaderArgs(dir, blobs)];
   return runQemu("qemu-system-ppc64", args, o);
 }

@@ -90,6 +90,17 @@ export interface ElfPlanInput {
   pageSize?: bigint;
   /** ppc64: `ppc64_rma_size`, the `buf_max` of elf64_load's buffers (the initrd stays below it). Default: no limit. */
   rmaSize?: bigint;
+  /**
+   * ppc64: the loading kernel's `__pa(_end)`. arch/powerpc/kexec/core_64.c
+   * `machine_kexec_prepare` refuses a segment below it ("if
+   * (image->segment[i].mem < __pa(_end)) return -ETXTBSY;"), so the image
+   * moves: all PT_LOADs shift together into the lowest hole at or above it
+   * (as kexec_elf_load's search from p_paddr ends above the running kernel),
+   * and the initrd goes above both it and the image's linked extent (the
+   * kernel copies itself down there at start). Absent: the image stays at
+   * p_paddr.
+   */
+  loadAbove?: bigint;
 }
 
 /** What an ELF plan reports in `bootParams`. */
@@ -104,6 +115,8 @@ export interface ElfBootParams {
   kernelEnd: bigint;
   /** The `ram` regions of the memory map. */
   ram: Range[];
+  /** With `loadAbove`: the image's linked extent, max(p_paddr + page-rounded p_memsz), where it copies itself to. */
+  linkedEnd?: bigint;
 }
 
 /** An ELF plan: its `arch` names the ELF loader followed (not one of the plan table's arches). */
@@ -152,6 +165,10 @@ function checkElf(elf: ElfFile, arch: ElfPlanArch): void {
     const m = EM_NAMES[elf.header.e_machine] ?? `machine ${elf.header.e_machine}`;
     fail("plan-elf-rejected", `elf_check_arch: a ${arch} kernel takes an ELF64 ${EM_NAMES[want]} file, this is an ELF${elf.header.class} ${m} (-ENOEXEC)`);
   }
+}
+
+function maxBig(...xs: bigint[]): bigint {
+  return xs.reduce((m, x) => (x > m ? x : m));
 }
 
 /**
@@ -205,6 +222,29 @@ export async function planElf(input: ElfPlanInput): Promise<ElfPlan> {
     shift = hole.mem - lowestPaddr;
     notes.push(`riscv64 relocates the image: a 2 MiB-aligned hole of ALIGN(file size, PAGE_SIZE) = ${hex(hole.memsz)} bytes at ${hex(hole.mem)}, the lowest above the lowest p_paddr ${hex(lowestPaddr)}; every PT_LOAD moves by ${hex(shift)}`);
   }
+  let linkedEnd: bigint | undefined;
+  if (input.loadAbove !== undefined) {
+    if (arch !== "ppc64") throw new KimageError("bad-argument", `loadAbove is a ppc64 input (got arch ${arch})`, { layer: PLAN_LAYER, offset: -1 });
+    if (input.loadAbove < 0n || input.loadAbove >= ULONG_MAX) throw new KimageError("bad-argument", `loadAbove ${hex(input.loadAbove)} is not a 64-bit address`, { layer: PLAN_LAYER, offset: -1 });
+    let end = lowestPaddr;
+    let align = page;
+    for (const p of used) {
+      const e = p.p_paddr + alignUpBig(p.p_memsz, page);
+      if (e > end) end = e;
+      if (p.p_align > align) align = p.p_align;
+    }
+    linkedEnd = end;
+    const min = input.loadAbove > lowestPaddr ? input.loadAbove : lowestPaddr;
+    const hole = locateMemHole(
+      input.memory,
+      { name: "kernel", memsz: alignUpBig(end - lowestPaddr, page), bufAlign: align, bufMin: min, bufMax: input.rmaSize !== undefined ? input.rmaSize - 1n : ULONG_MAX, topDown: false },
+      { pageSize: page, exclude },
+    );
+    shift = hole.mem - lowestPaddr;
+    notes.push(
+      `ppc64 loads the image above the running kernel (machine_kexec_prepare: "if (image->segment[i].mem < __pa(_end)) return -ETXTBSY;", __pa(_end) = ${hex(input.loadAbove)}): the lowest ${hex(align)}-aligned hole of ${hex(hole.memsz)} bytes at or above it is ${hex(hole.mem)}; every PT_LOAD moves by ${hex(shift)}; head_64.S copies the kernel down to its linked address at start (__run_at_load 0), so nothing else goes below ${hex(end > input.loadAbove ? end : input.loadAbove)}`,
+    );
+  }
 
   const segments: Segment[] = [];
   for (const p of used) {
@@ -220,7 +260,7 @@ export async function planElf(input: ElfPlanInput): Promise<ElfPlan> {
     const seg = loadSegment(bytes, p, mem, page, need);
     checkPlacement(seg, segments, input.memory, exclude);
     segments.push(seg);
-    notes.push(`${seg.name} at ${hex(mem)}: ${seg.bytes.length} bytes from file offset ${hex(p.p_offset)} (p_filesz ${hex(p.p_filesz)}), memsz p_memsz ${hex(p.p_memsz)} page-rounded to ${hex(seg.memsz)}${arch === "riscv64" ? "" : " — exactly p_paddr"}`);
+    notes.push(`${seg.name} at ${hex(mem)}: ${seg.bytes.length} bytes from file offset ${hex(p.p_offset)} (p_filesz ${hex(p.p_filesz)}), memsz p_memsz ${hex(p.p_memsz)} page-rounded to ${hex(seg.memsz)}${arch === "riscv64" || shift !== 0n ? "" : " — exactly p_paddr"}`);
   }
 
   // The entry: riscv64 "image->start = ehdr->e_entry - lowest_vaddr + kbuf.mem;"; otherwise e_entry through the
@@ -252,7 +292,7 @@ export async function planElf(input: ElfPlanInput): Promise<ElfPlan> {
           addBuffer(
             input.memory,
             segments,
-            { name: "initrd", bytes: input.initrd, bufAlign: page, bufMin: last.p_paddr + shift, bufMax: input.rmaSize !== undefined ? input.rmaSize - 1n : ULONG_MAX, topDown: false },
+            { name: "initrd", bytes: input.initrd, bufAlign: page, bufMin: maxBig(last.p_paddr + shift, linkedEnd ?? 0n, input.loadAbove ?? 0n), bufMax: input.rmaSize !== undefined ? input.rmaSize - 1n : ULONG_MAX, topDown: false },
             { pageSize: page, exclude },
           );
     segments.push(initrd);
@@ -282,6 +322,7 @@ export async function planElf(input: ElfPlanInput): Promise<ElfPlan> {
       lowestLoadAddr: segments.filter((s) => s.name.startsWith("PT_LOAD")).reduce((m, s) => (s.mem < m ? s.mem : m), ULONG_MAX),
       kernelEnd,
       ram: regionsOfType(input.memory, "ram"),
+      ...(linkedEnd !== undefined ? { linkedEnd } : {}),
     },
     notes,
   };

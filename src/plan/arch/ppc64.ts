@@ -23,7 +23,12 @@
  *   "r3 = device-tree address, r4 = kernel base, r5 = 0": kexec-tools'
  *   purgatory/arch/ppc64/v2wrap.S "Invokes ppc64 kernel with the expected
  *   arguments of kernel(device-tree, phys-offset, 0)"; r5 = 0 tells
- *   head_64.S there is no Open Firmware client interface.
+ *   head_64.S there is no Open Firmware client interface;
+ * - for `kexec_load(2)` ({@link Ppc64PlanInput.loadAbove}): every segment
+ *   at or above the running kernel's `__pa(_end)`, the kernel image moved
+ *   up (it copies itself down to 0 at start), the initrd and the tree above
+ *   its linked extent too. kimage's purgatory (`withPurgatory`) then enters
+ *   it as kexec-tools' does.
  *
  * @module
  */
@@ -60,6 +65,19 @@ export interface Ppc64PlanInput extends DtbPlanInputBase {
   pageSize?: bigint;
   /** `ppc64_rma_size`; default the first RAM region's end, at most 1 GiB ({@link PPC64_RMA_CAP}). */
   rmaSize?: bigint;
+  /**
+   * For `kexec_load(2)`: the running kernel's `__pa(_end)` (its
+   * /proc/device-tree/chosen/linux,kernel-end, which kexec-tools' ppc64
+   * loader reads for the same purpose). arch/powerpc/kexec/core_64.c
+   * `machine_kexec_prepare`: "if (image->segment[i].mem < __pa(_end))
+   * return -ETXTBSY;". With it, the kernel image is loaded in the lowest
+   * hole at or above it, not at p_paddr 0, and relies on head_64.S copying
+   * it down to 0 at start (`__after_prom_start`, "copy to 0 unless
+   * __run_at_load"); the initrd and the device tree go above both this
+   * address and the kernel's linked extent. Absent: the kernel at p_paddr
+   * (today's plan, what QEMU or a firmware loader boots).
+   */
+  loadAbove?: bigint;
 }
 
 /** What a ppc64 plan reports in `bootParams`. */
@@ -74,6 +92,8 @@ export interface Ppc64BootParams {
   rmaSize: bigint;
   /** The `ram` regions of the memory map. */
   ram: Range[];
+  /** With {@link Ppc64PlanInput.loadAbove}: the lowest address a segment may use (it, or the kernel's linked extent when higher). */
+  loadAbove?: bigint;
 }
 
 /** A ppc64 plan. */
@@ -108,6 +128,7 @@ export async function planPpc64(input: Ppc64PlanInput): Promise<Ppc64Plan> {
     arch: "ppc64",
     pageSize: page,
     rmaSize: rma,
+    ...(input.loadAbove !== undefined ? { loadAbove: input.loadAbove } : {}),
   });
   // The kernel's kbuf has ".buf_max = ppc64_rma_size" too: its PT_LOADs must end below the RMA (planElf already
   // refuses an initrd that finds no room there, with the same code).
@@ -137,7 +158,10 @@ export async function planPpc64(input: Ppc64PlanInput): Promise<Ppc64Plan> {
   const sized = serializeFdt(fdt, { layout: "compact", compactStrings: true });
   // "fdt_size = fdt_totalsize(initial_boot_params) * 2;" ... "kbuf.bufsz = kbuf.memsz = fdt_size;"
   const fdtSize = BigInt(input.dtb.length) * 2n > BigInt(sized.length) ? BigInt(input.dtb.length) * 2n : BigInt(sized.length);
-  const placed = addBuffer(map, segments, { name: "dtb", bytes: sized, memsz: fdtSize, bufAlign: page, bufMin: 0n, bufMax: rma - 1n, topDown: true }, { pageSize: page, ...(input.exclude ? { exclude: input.exclude } : {}) });
+  // With loadAbove, nothing below the running kernel's end nor below the new kernel's linked extent (it copies itself there).
+  const linkedEnd = elf.bootParams.linkedEnd ?? 0n;
+  const floor = input.loadAbove === undefined ? undefined : input.loadAbove > linkedEnd ? input.loadAbove : linkedEnd;
+  const placed = addBuffer(map, segments, { name: "dtb", bytes: sized, memsz: fdtSize, bufAlign: page, bufMin: floor ?? 0n, bufMax: rma - 1n, topDown: true }, { pageSize: page, ...(input.exclude ? { exclude: input.exclude } : {}) });
   self.address = placed.mem;
   self.size = BigInt(sized.length);
   const bytes = serializeFdt(fdt, { layout: "compact", compactStrings: true });
@@ -157,7 +181,7 @@ export async function planPpc64(input: Ppc64PlanInput): Promise<Ppc64Plan> {
     segments,
     entry: { pc: elf.entry.pc, registers: { r3: dtb.mem, r4: kernelBase, r5: 0n } },
     cmdline: input.cmdline ?? "",
-    bootParams: { dtb: { mem: dtb.mem, size: bytes.length }, kernelBase, e_entry: elf.bootParams.e_entry, rmaSize: rma, ram },
+    bootParams: { dtb: { mem: dtb.mem, size: bytes.length }, kernelBase, e_entry: elf.bootParams.e_entry, rmaSize: rma, ram, ...(floor !== undefined ? { loadAbove: floor } : {}) },
     notes,
   };
 }

@@ -6,10 +6,12 @@
  * console output. If the character ":" is present in the value it
  * terminates the path."; the path may start with an alias name).
  *
- * Recognized: `arm,pl011` (arm64 QEMU virt's /pl011@9000000) and
+ * Recognized: `arm,pl011` (arm64 QEMU virt's /pl011@9000000),
  * `ns16550a` / `ns16550` (riscv64 QEMU virt's /soc/serial@10000000, with
- * its `reg-shift`). x86 has no device tree: its console is COM1, I/O port
- * 0x3f8.
+ * its `reg-shift`) and `hvterm1` (pseries' /vdevice/vty@71000000: the
+ * hypervisor's virtual terminal, whose `reg` is its terminal number,
+ * drivers/tty/hvc/hvc_vio.c: "termno = of_get_property(np, "reg", NULL)").
+ * x86 has no device tree: its console is COM1, I/O port 0x3f8.
  *
  * @module
  */
@@ -44,8 +46,8 @@ function stdoutPath(dtb: Uint8Array): { path: string; node: FdtNode; parent: Fdt
 
 /**
  * The purgatory console named by a device tree's `stdout-path`, or
- * undefined when there is none or its device is neither a PL011 nor an
- * ns16550. The address is the first `reg` entry, read with the parent's
+ * undefined when there is none or its device is neither a PL011, an
+ * ns16550 nor a pseries hvterm. The address is the first `reg` entry, read with the parent's
  * `#address-cells` / `#size-cells` (a bus with a non-empty `ranges`
  * translation is not followed: QEMU's virt boards have none).
  *
@@ -61,5 +63,7 @@ export function purgatoryConsoleFromDtb(dtb: Uint8Array): PurgatoryConsole | und
   if (!first) return undefined;
   if (compatible.includes("arm,pl011")) return { kind: "pl011", addr: first.address };
   if (compatible.includes("ns16550a") || compatible.includes("ns16550")) return { kind: "ns16550", addr: first.address, shift: getU32(found.node, "reg-shift") ?? 0 };
+  // hvc_vio.c's of_device_id table: { "serial", "hvterm1" } (the raw protocol; "hvterm-protocol" is hvsi, not supported).
+  if (compatible.includes("hvterm1")) return { kind: "hvterm", addr: first.address };
   return undefined;
 }

@@ -20,12 +20,12 @@
  * | 0x10 | `u64 entry_offset`: where the CPU enters, from the first byte | build |
  * | 0x18 | `u64 image_memsz`: bytes needed in memory (code, data, stack) | build |
  * | 0x20 | `u8 sha256[32]`: `purgatory_sha256_digest` | plan |
- * | 0x40 | `u64 entry`: x86_64 rip, arm64/riscv64 pc, s390x the kernel's PSW address | plan |
- * | 0x48 | `u64 arg0`: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id) | plan |
- * | 0x50 | `u64 arg1`: riscv64 a1 (DTB), else 0 | plan |
- * | 0x58 | `u32 console_kind`: 0 none, 1 x86 I/O-port 16550, 2 PL011, 3 ns16550 MMIO, 4 s390 SCLP | plan |
+ * | 0x40 | `u64 entry`: x86_64 rip, arm64/riscv64 pc, s390x the kernel's PSW address, ppc64 the kernel's first instruction | plan |
+ * | 0x48 | `u64 arg0`: x86_64 rsi (boot_params), arm64 x0 (DTB), riscv64 a0 (hart id), ppc64 r3 (DT) | plan |
+ * | 0x50 | `u64 arg1`: riscv64 a1 (DTB), ppc64 r4 (kernel base), else 0 | plan |
+ * | 0x58 | `u32 console_kind`: 0 none, 1 x86 I/O-port 16550, 2 PL011, 3 ns16550 MMIO, 4 s390 SCLP, 5 pseries hvterm | plan |
  * | 0x5c | `u32 console_shift`: ns16550 reg-shift | plan |
- * | 0x60 | `u64 console_addr`: port or MMIO base | plan |
+ * | 0x60 | `u64 console_addr`: port, MMIO base or vterm number | plan |
  * | 0x68 | `u32 nr_regions` (at most 16, KEXEC_SEGMENT_MAX) | plan |
  * | 0x6c | `u32 reserved` = 0 | — |
  * | 0x70 | `{u64 start; u64 len;} regions[16]`: `purgatory_sha_regions` | plan |
@@ -49,7 +49,7 @@ import { PURGATORY_BLOBS_BASE64 } from "./purgatory-blobs.js";
 export type PurgatoryArch = keyof typeof PURGATORY_BLOBS_BASE64;
 
 /** The architectures with a purgatory blob, in build order. */
-export const PURGATORY_ARCHES: readonly PurgatoryArch[] = ["x86_64", "arm64", "riscv64", "s390x"];
+export const PURGATORY_ARCHES: readonly PurgatoryArch[] = ["x86_64", "arm64", "riscv64", "s390x", "ppc64"];
 
 /** `magic[8]` of the parameter block. */
 export const PURGATORY_MAGIC = "KIMGPURG";
@@ -79,17 +79,18 @@ export const PURGATORY_FIELDS = {
 } as const;
 
 /** The console kinds of `console_kind`. */
-export const PURGATORY_CONSOLE_KINDS = { none: 0, "x86-pio": 1, pl011: 2, ns16550: 3, sclp: 4 } as const;
+export const PURGATORY_CONSOLE_KINDS = { none: 0, "x86-pio": 1, pl011: 2, ns16550: 3, sclp: 4, hvterm: 5 } as const;
 
 /** Where the purgatory writes its mismatch line. */
 export interface PurgatoryConsole {
   /**
    * `x86-pio`: a 16550 on I/O ports (COM1 0x3f8); `pl011`: ARM PL011 MMIO;
    * `ns16550`: ns16550 MMIO, 8-bit accesses; `sclp`: the s390 SCLP's ASCII
-   * (VT220) console, one Write Event Data service call per line (no address: 0).
+   * (VT220) console, one Write Event Data service call per line (no address: 0);
+   * `hvterm`: the pseries hypervisor's virtual terminal (hcall H_PUT_TERM_CHAR), `addr` its terminal number.
    */
   kind: Exclude<keyof typeof PURGATORY_CONSOLE_KINDS, "none">;
-  /** The I/O port or MMIO base. */
+  /** The I/O port, MMIO base or (hvterm) terminal number. */
   addr: bigint;
   /** ns16550 `reg-shift` (registers `1 << shift` bytes apart); default 0. */
   shift?: number;
@@ -116,9 +117,9 @@ export interface PurgatoryParameters {
   regions: readonly Pick<DigestRegion, "start" | "len">[];
   /** The kernel entry the purgatory jumps to. */
   entry: bigint;
-  /** x86_64 rsi, arm64 x0, riscv64 a0; 0 on s390x (its kernel takes no register). */
+  /** x86_64 rsi, arm64 x0, riscv64 a0, ppc64 r3; 0 on s390x (its kernel takes no register). */
   arg0: bigint;
-  /** riscv64 a1; 0 elsewhere. */
+  /** riscv64 a1, ppc64 r4; 0 elsewhere. */
   arg1: bigint;
   /** Where to write the mismatch line; none when absent. */
   console?: PurgatoryConsole;

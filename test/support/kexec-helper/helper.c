@@ -2,13 +2,14 @@
  * kimage's kexec_load(2) test helper: the /init of a first kernel's
  * initramfs, and of the plan's initrd in the second kernel. Freestanding
  * (raw system calls, no libc), built at test time with Debian's clang-14 +
- * lld-14 for x86_64, aarch64 and riscv64 (s390x: clang-14 and binutils'
+ * lld-14 for x86_64, aarch64, riscv64 and ppc64le (s390x: clang-14 and binutils'
  * s390x-linux-gnu-ld, as lld 14 cannot link s390x). It holds no placement logic: it
  * copies plan.json's kexec_load arguments into the call.
  *
  * The mode comes from /proc/cmdline:
- *   kimage.mode=record  prints /proc/iomem (and /sys/firmware/fdt as hex)
- *                       between markers, then powers off;
+ *   kimage.mode=record  prints /proc/iomem (and /sys/firmware/fdt and, on
+ *                       powerpc, /chosen/linux,kernel-end as hex) between
+ *                       markers, then powers off;
  *   kimage.mode=kexec   prints /proc/iomem the same way, reads
  *                       /plan/plan.json ("kexec_load": entry, flags, and each
  *                       segment's buf file, bufsz, mem, memsz), calls
@@ -68,10 +69,25 @@ static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
   return r2;
 }
 __asm__(".globl _start\n_start:\n aghi %r15,-160\n xc 0(8,%r15),0(%r15)\n brasl %r14,cmain\n 1: j 1b\n");
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+/* arch/powerpc/kernel/syscalls/syscall.tbl; "sc" with r0 = the number, r3..r8 the arguments; the kernel sets CR0.SO on
+ * an error and returns the positive errno in r3 (negated here, as the other arches return it). */
+enum { SYS_ioctl = 54, SYS_nanosleep = 162, SYS_pread64 = 179, SYS_read = 3, SYS_write = 4, SYS_close = 6, SYS_mmap = 90, SYS_mount = 21, SYS_reboot = 88, SYS_kexec_load = 268, SYS_exit = 1, SYS_openat = 286 };
+#define TCSBRK_ 0x2000741d /* arch/powerpc/include/uapi/asm/ioctls.h: _IO('t', 29) */
+static sl sys6(sl n, sl a, sl b, sl c, sl d, sl e, sl f) {
+  register sl r0 __asm__("r0") = n, r3 __asm__("r3") = a, r4 __asm__("r4") = b, r5 __asm__("r5") = c, r6 __asm__("r6") = d, r7 __asm__("r7") = e, r8 __asm__("r8") = f;
+  __asm__ volatile("sc\n bns+ 1f\n neg 3, 3\n1:" : "+r"(r0), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6), "+r"(r7), "+r"(r8) : : "r9", "r10", "r11", "r12", "cr0", "ctr", "xer", "memory");
+  return r3;
+}
+/* ELFv2: r2 = .TOC., found from the program counter; a 16-byte aligned stack with a null back chain. */
+__asm__(".globl _start\n_start:\n bcl 20, 31, 1f\n1: mflr 2\n addis 2, 2, (.TOC. - 1b)@ha\n addi 2, 2, (.TOC. - 1b)@l\n clrrdi 1, 1, 4\n li 0, 0\n stdu 0, -32(1)\n bl cmain\n nop\n2: b 2b\n");
 #else
 #error "unsupported architecture"
 #endif
 
+#ifndef TCSBRK_
+#define TCSBRK_ 0x5409 /* include/uapi/asm-generic/ioctls.h */
+#endif
 #define AT_FDCWD (-100)
 #define O_RDONLY 0
 #define O_WRONLY 1
@@ -138,7 +154,7 @@ static void *map(ul n) {
 
 /* Lets the console drain before the kernel stops printing our output: tcdrain (ioctl TCSBRK 1), then 0.3 s. */
 static void drain(void) {
-  sys6(SYS_ioctl, out, 0x5409 /* TCSBRK */, 1, 0, 0, 0);
+  sys6(SYS_ioctl, out, TCSBRK_, 1, 0, 0, 0);
   struct { sl s, ns; } t = {0, 300000000};
   sys6(SYS_nanosleep, (sl)&t, 0, 0, 0, 0, 0);
 }
@@ -416,6 +432,12 @@ void cmain(void) {
       sys6(SYS_close, f, 0, 0, 0, 0, 0);
       (void)fdtlen;
       dump("/sys/firmware/fdt", "fdt", 1);
+    }
+    /* powerpc: the running kernel's __pa(_end), exported for kexec-tools (arch/powerpc/kexec/core.c kexec_setup). */
+    f = open_("/proc/device-tree/chosen/linux,kernel-end", O_RDONLY);
+    if (f >= 0) {
+      sys6(SYS_close, f, 0, 0, 0, 0, 0);
+      dump("/proc/device-tree/chosen/linux,kernel-end", "kernel-end", 1);
     }
     power_off();
   }
