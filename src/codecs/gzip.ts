@@ -30,6 +30,14 @@ const LAYER = "gzip";
 export interface RawInflateHint {
   /** The output size the container states, to size the output up front. */
   expectedSize?: number;
+  /**
+   * A guess of the output size, for sizing only: the ISIZE field a gzip file
+   * that ends with its member has in its last 4 bytes (RFC 1952: "ISIZE ...
+   * the size of the original (uncompressed) input data modulo 2^32"). It may
+   * be wrong (trailing bytes, several members, a hostile file): an inflater
+   * may size its first buffer from it but must not trust it.
+   */
+  sizeHint?: number;
   /** Absolute offset of `input[0]`, for error offsets. */
   base?: number;
 }
@@ -183,6 +191,7 @@ export function decompressGzip(input: Uint8Array, options: GzipOptions = {}): De
       try {
         const hint: RawInflateHint = { base: base + data };
         if (pos === 0 && options.expectedSize !== undefined) hint.expectedSize = options.expectedSize;
+        if (pos === 0 && input.length >= 4) hint.sizeHint = u32le(input, input.length - 4);
         ({ bytes, consumed } = inflater.inflateRaw(input.subarray(data), room, hint));
       } catch (e) {
         if (isKimageError(e)) throw e;
