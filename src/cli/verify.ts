@@ -23,11 +23,13 @@ import { verifyAuthenticode, type SignatureVerdict } from "../signature/verify.j
 import { probeUki } from "../formats/pe/uki/format.js";
 import { verifyUki } from "../signature/uki.js";
 import { nodeHashProvider } from "../node/hash.js";
+import type { HashProvider } from "../hash/types.js";
 import { readCertificateFiles } from "./certs.js";
 import { eachFile } from "./files.js";
-import { readInput } from "./io.js";
+import { errnoText, readInput } from "./io.js";
+import { readPeSparse, type SparsePe } from "./sparse-pe.js";
 import { toJson } from "./json.js";
-import { UsageError, type Command } from "./types.js";
+import { UnreadableError, UsageError, type Command } from "./types.js";
 import { autoMode, MODE_RULES, verdictJson } from "./verify-mode.js";
 
 const MODES: readonly (PolicyMode | "auto")[] = ["auto", "kernel", "shim", "any", "all"];
@@ -88,7 +90,20 @@ export const verifyCommand: Command = {
     const trust = await readCertificateFiles((values.cert as string[] | undefined) ?? []);
     const sbatLevel = values["sbat-level"] !== undefined ? new TextDecoder().decode(await readInput(String(values["sbat-level"]))) : undefined;
     return eachFile(io, positionals, { json: Boolean(values.json), stringify: toJson, blankLine: true }, async (file, multi) => {
-      const bytes = await readInput(file, io.progress);
+      // A large plain PE is read without its large sections, which only the digest reads (sparse-pe.ts).
+      let sparse = file === "-" ? null : readSparse(file);
+      if (sparse && (hasAppendedSignature(sparse.bytes) || probeUki(sparse.bytes))) {
+        sparse.close();
+        sparse = null;
+      }
+      try {
+        return await verifyOne(file, multi, sparse?.bytes ?? (await readInput(file, io.progress)), sparse?.hash ?? nodeHashProvider);
+      } finally {
+        sparse?.close();
+      }
+    });
+
+    async function verifyOne(file: string, multi: boolean, bytes: Uint8Array, hash: HashProvider) {
       io.progress?.({ phase: "verify", done: 0 });
       const auto = requested === "auto" ? autoMode(bytes) : undefined;
       const mode = auto?.mode ?? (requested as PolicyMode);
@@ -97,7 +112,7 @@ export const verifyCommand: Command = {
         mode,
         strict: !values["no-strict"],
         allowSha1: Boolean(values["allow-sha1"]),
-        hash: nodeHashProvider,
+        hash,
         ...(time ? { time } : {}),
         ...(sbatLevel !== undefined ? { sbatLevel } : {}),
       };
@@ -150,6 +165,15 @@ export const verifyCommand: Command = {
         json: verdictJson(v, auto),
         text: [...title, `verdict: ${v.verdict} (${v.reason}) in ${v.mode} mode${v.strict ? "" : ", not strict"}: ${v.detail}`, rules, ...v.signatures.flatMap((s) => row(s))].join("\n"),
       };
-    });
+    }
   },
 };
+
+/** {@link readPeSparse}, with an unreadable file reported as the CLI reports it (exit status 2). */
+function readSparse(path: string): SparsePe | null {
+  try {
+    return readPeSparse(path);
+  } catch (e) {
+    throw new UnreadableError(`cannot read ${path}: ${errnoText(e)}`);
+  }
+}
