@@ -16,11 +16,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planJson } from "../../src/cli/plan.js";
 import { planPpc64, type Ppc64Plan } from "../../src/plan/arch/ppc64.js";
 import { PURGATORY_MISMATCH_LINE } from "../../src/plan/protocol/purgatory.js";
 import { withPurgatory, type PurgatoryPlan } from "../../src/plan/purgatory.js";
-import { buildHelper, haveHelperToolchain, helperInitramfs, markedHex } from "../support/kexec-guest.js";
+import { buildHelper, haveHelperToolchain, helperInitramfs, markedHex, kexecPlanFiles } from "../support/kexec-guest.js";
 import { bootQemuPpc64, dumpPseriesDtb, haveQemuPpc64 } from "../support/qemu-ppc64.js";
 import { readBytes, requireReal } from "../support/real.js";
 
@@ -31,7 +30,6 @@ const TRAMPOLINE = 0x3f000000n;
 const SMP = ["-smp", "1"];
 const KEXEC_STOP = /KIMAGE-SECOND-INIT[^\n]*\n|kimage purgatory: digest mismatch|kimage helper: [^\n]* failed: -?\d+\r?\n|Kernel panic/;
 const LOADED = "kimage helper: loaded; reboot(LINUX_REBOOT_CMD_KEXEC)";
-const enc = new TextEncoder();
 
 const withKexec = requireReal("ppc64el vmlinux", (f) => f.arch === "ppc64el" && f.kind === "kernel").filter((k) => {
   // Only a first kernel built with CONFIG_KEXEC has kexec_load(2).
@@ -59,22 +57,6 @@ async function bootFirst(kernel: Uint8Array, initramfs: Uint8Array, cmdline: str
   });
 }
 
-/** The initramfs files of the kexec boot: plan.json and the segment files (one byte of segment `flip` changed). */
-function planFiles(plan: PurgatoryPlan<Ppc64Plan>, flip?: string): Array<{ name: string; data: Uint8Array }> {
-  const files = plan.segments.map((_, i) => `seg-${i}.bin`);
-  return [
-    { name: "plan/plan.json", data: enc.encode(JSON.stringify(planJson(plan, files), null, 2) + "\n") },
-    ...plan.segments.map((s, i) => {
-      let data = s.bytes;
-      if (s.name === flip) {
-        data = s.bytes.slice();
-        const at = Math.floor(data.length / 2);
-        data[at] = (data[at] ?? 0) ^ 0x01;
-      }
-      return { name: `plan/${files[i]!}`, data };
-    }),
-  ];
-}
 
 const helper = haveQemuPpc64() && haveHelperToolchain() ? buildHelper("ppc64") : null;
 
@@ -102,7 +84,7 @@ function proveKernel(k: (typeof withKexec)[number]): void {
   const run = async (flip?: string, which: "plan" | "atZero" = "plan") => {
     const c = await get();
     const plan = c[which];
-    const boot = await bootFirst(readBytes(k.abs), helperInitramfs(helper!, planFiles(plan, flip)), "console=hvc0 panic=-1 kimage.mode=kexec", KEXEC_STOP, 400_000);
+    const boot = await bootFirst(readBytes(k.abs), helperInitramfs(helper!, kexecPlanFiles(plan, flip)), "console=hvc0 panic=-1 kimage.mode=kexec", KEXEC_STOP, 400_000);
     mkdirSync("test-results", { recursive: true });
     const tag = which === "atZero" ? "at-zero" : flip === undefined ? "ok" : "flip";
     writeFileSync(`test-results/kexec-load-ppc64-${k.suite}-${tag}.log`, `${plan.notes.join("\n")}\n\n--- record boot ---\n${c.record}\n--- kexec boot ---\n${boot.console}`);

@@ -26,12 +26,11 @@ import { memoryMap } from "../../src/plan/core/memory.js";
 import type { AnyPlan } from "../../src/plan/core/types.js";
 import { PURGATORY_MISMATCH_LINE } from "../../src/plan/protocol/purgatory.js";
 import { withPurgatory } from "../../src/plan/purgatory.js";
-import { helperInitramfs } from "../support/kexec-guest.js";
+import { helperInitramfs, kexecPlanFiles } from "../support/kexec-guest.js";
 import { bootFirstS390, buildS390Helper, haveQemuS390 } from "../support/qemu-s390.js";
 import { readBytes, requireReal } from "../support/real.js";
 
 const MEM_MIB = 512;
-const enc = new TextEncoder();
 const LOADED = "kimage helper: loaded; reboot(LINUX_REBOOT_CMD_KEXEC)";
 /** purgatory/s390x/entry.S: the disabled-wait PSW (wait, EA, BA) and its address, the code "KIMG". */
 const WAIT_PSW = /PSW: 0x0002000180000000 0x000000004b494d47/;
@@ -48,23 +47,6 @@ const withKexec = requireReal("s390x kernel", (f) => f.arch === "s390x" && f.kin
 });
 const helper = haveQemuS390() ? buildS390Helper() : null;
 
-/** The initramfs of the kexec boot: the helper, plan.json and the segment files (one byte of `flip` changed). */
-function planFiles(plan: AnyPlan, flip?: string): Array<{ name: string; data: Uint8Array }> {
-  const files = plan.segments.map((_, i) => `seg-${i}.bin`);
-  const json = enc.encode(JSON.stringify(planJson(plan, files), null, 2) + "\n");
-  return [
-    { name: "plan/plan.json", data: json },
-    ...plan.segments.map((s, i) => {
-      let data = s.bytes;
-      if (s.name === flip) {
-        data = s.bytes.slice();
-        const at = Math.floor(data.length / 2);
-        data[at] = (data[at] ?? 0) ^ 0x01;
-      }
-      return { name: `plan/${files[i]!}`, data };
-    }),
-  ];
-}
 
 describe.skipIf(withKexec.length === 0 || helper === null)("s390x: kexec_load(2) of a kimage plan, through kimage's purgatory", () => {
   const k = withKexec[0];
@@ -80,7 +62,7 @@ describe.skipIf(withKexec.length === 0 || helper === null)("s390x: kexec_load(2)
     const p = await plan();
     const boot = await bootFirstS390({
       kernel: k!.abs,
-      initramfs: helperInitramfs(helper!, planFiles(p, flip)),
+      initramfs: helperInitramfs(helper!, kexecPlanFiles(p, flip)),
       cmdline: "console=ttysclp0 panic=-1 kimage.mode=kexec",
       memMiB: MEM_MIB,
       timeoutMs: 240_000,

@@ -13,7 +13,6 @@
 // must not start.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { planJson } from "../../src/cli/plan.js";
 import { planArm64 } from "../../src/plan/arch/arm64.js";
 import { planRiscv } from "../../src/plan/arch/riscv.js";
 import { planX86_64 } from "../../src/plan/arch/x86.js";
@@ -21,30 +20,12 @@ import { memoryMapFromIomem } from "../../src/plan/core/memory-parse.js";
 import type { AnyPlan } from "../../src/plan/core/types.js";
 import { PURGATORY_MISMATCH_LINE } from "../../src/plan/protocol/purgatory.js";
 import { withPurgatory } from "../../src/plan/purgatory.js";
-import { bootFirstKernel, buildHelper, haveHelperToolchain, helperInitramfs, marked, markedHex, type GuestArch } from "../support/kexec-guest.js";
+import { bootFirstKernel, buildHelper, haveHelperToolchain, helperInitramfs, marked, markedHex, type GuestArch, kexecPlanFiles } from "../support/kexec-guest.js";
 import { haveQemu } from "../support/qemu.js";
 import { readBytes, requireReal } from "../support/real.js";
 
-const enc = new TextEncoder();
 const KEXEC_STOP = /KIMAGE-SECOND-INIT[^\n]*\n|kimage purgatory: digest mismatch|kimage helper: [^\n]* failed|Kernel panic/;
 
-/** The initramfs of the kexec boot: the helper, plan.json and the segment files (one byte of `flip` changed). */
-function planFiles(plan: AnyPlan, flip?: string): Array<{ name: string; data: Uint8Array }> {
-  const files = plan.segments.map((_, i) => `seg-${i}.bin`);
-  const json = enc.encode(JSON.stringify(planJson(plan, files), null, 2) + "\n");
-  return [
-    { name: "plan/plan.json", data: json },
-    ...plan.segments.map((s, i) => {
-      let data = s.bytes;
-      if (s.name === flip) {
-        data = s.bytes.slice();
-        const at = Math.floor(data.length / 2);
-        data[at] = (data[at] ?? 0) ^ 0x01;
-      }
-      return { name: `plan/${files[i]!}`, data };
-    }),
-  ];
-}
 
 /** What the console says after the helper's reboot(LINUX_REBOOT_CMD_KEXEC). */
 function afterKexec(log: string): string {
@@ -69,7 +50,7 @@ async function recordAndKexec(a: ArchSetup, makePlan: (iomem: string, fdt: Uint8
   const cmdline = `console=${a.console} panic=-1 kimage.mode=second kimage.word=purgatory-${a.arch}`;
   const plan = await makePlan(iomem!, markedHex(record.console, "fdt"), helperInitramfs(helper), cmdline);
   const run = async (flip?: string) => {
-    const boot = await bootFirstKernel({ ...a, initramfs: helperInitramfs(helper, planFiles(plan, flip)), cmdline: `${first} kimage.mode=kexec`, timeoutMs: 180_000, until: KEXEC_STOP });
+    const boot = await bootFirstKernel({ ...a, initramfs: helperInitramfs(helper, kexecPlanFiles(plan, flip)), cmdline: `${first} kimage.mode=kexec`, timeoutMs: 180_000, until: KEXEC_STOP });
     // The consoles stay inspectable after the run (test-results/ is git-ignored).
     mkdirSync("test-results", { recursive: true });
     writeFileSync(`test-results/kexec-load-${a.arch}-${flip ?? "ok"}.log`, `${plan.notes.join("\n")}\n\n--- record boot ---\n${record.console}\n--- kexec boot ---\n${boot.console}`);

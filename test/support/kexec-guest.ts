@@ -6,6 +6,8 @@
  * own Linux loader (`-kernel`, `-initrd`, `-append`): it is not what is
  * tested; what it loads with kexec_load(2) is.
  */
+import { planJson } from "../../src/cli/plan.js";
+import type { AnyPlan } from "../../src/plan/core/types.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,4 +88,26 @@ export function markedHex(console: string, tag: string): Uint8Array | undefined 
   if (text === undefined) return undefined;
   const hex = text.replace(/[^0-9a-f]/g, "");
   return new Uint8Array(hex.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
+}
+
+/**
+ * The initramfs files a kexec boot's helper reads: plan/plan.json (the CLI's
+ * plan.json, with its `kexec_load` block) and plan/seg-N.bin, one per segment;
+ * with `flip`, one byte in the middle of that segment is changed (the
+ * purgatory must refuse it).
+ */
+export function kexecPlanFiles(plan: AnyPlan, flip?: string): Array<{ name: string; data: Uint8Array }> {
+  const files = plan.segments.map((_, i) => `seg-${i}.bin`);
+  return [
+    { name: "plan/plan.json", data: new TextEncoder().encode(JSON.stringify(planJson(plan, files), null, 2) + "\n") },
+    ...plan.segments.map((s, i) => {
+      let data = s.bytes;
+      if (s.name === flip) {
+        data = s.bytes.slice();
+        const at = Math.floor(data.length / 2);
+        data[at] = (data[at] ?? 0) ^ 0x01;
+      }
+      return { name: `plan/${files[i]!}`, data };
+    }),
+  ];
 }
