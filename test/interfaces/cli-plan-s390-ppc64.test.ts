@@ -5,8 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ensureNode, setProp, setString, setU32, stringListValue } from "../../src/fdt/tree.js";
-import { firstKernelDtb } from "../support/plan-builders.js";
+import { firstKernelDtb, pseriesDtb } from "../support/plan-builders.js";
 import { requireReal } from "../support/real.js";
 
 function cli(...args: string[]) {
@@ -62,21 +61,7 @@ describe.skipIf(ppc.length === 0)("kimage plan --arch ppc64", () => {
 
   it("--load-above ADDR --purgatory: every segment above ADDR, kexec_load with KEXEC_ARCH_PPC64, the hvterm console", () => {
     const dtb = join(dir, "pseries.dtb");
-    writeFileSync(
-      dtb,
-      firstKernelDtb({
-        ram: { start: 0n, size: 1n << 30n },
-        edit: (fdt) => {
-          const vdev = ensureNode(fdt, "/vdevice");
-          setU32(vdev, "#address-cells", 1);
-          setU32(vdev, "#size-cells", 0);
-          const vty = ensureNode(fdt, "/vdevice/vty@71000000");
-          setProp(vty, "compatible", stringListValue(["hvterm1"]));
-          setU32(vty, "reg", 0x71000000);
-          setString(ensureNode(fdt, "/chosen"), "stdout-path", "/vdevice/vty@71000000");
-        },
-      }),
-    );
+    writeFileSync(dtb, pseriesDtb());
     const out = join(dir, "ppc-kexec");
     const r = cli("plan", "--arch", "ppc64", "--kernel", ppc[0]?.abs ?? "", "--cmdline", "console=hvc0", "--dtb", dtb, "--load-above", "0x2880000", "--purgatory", "--out", out);
     expect(r.code, r.err).toBe(0);

@@ -23,7 +23,7 @@ import {
 } from "../../src/plan/protocol/purgatory.js";
 import { purgatoryConsoleFromDtb } from "../../src/plan/protocol/purgatory-console.js";
 import { withPurgatory } from "../../src/plan/purgatory.js";
-import { fakeArm64Image, firstKernelDtb, rejectionCode } from "../support/plan-builders.js";
+import { fakeArm64Image, firstKernelDtb, pseriesDtb, rejectionCode } from "../support/plan-builders.js";
 import { KimageError } from "../../src/core/errors.js";
 
 const RAM = { start: 0x40000000n, size: 0x40000000n };
@@ -336,22 +336,6 @@ describe("s390x: a big-endian blob entered through the restart PSW at 0", () => 
   });
 });
 
-/** A pseries-like first kernel's tree: 1 GiB at 0, the hypervisor vterm as stdout-path (QEMU's /vdevice/vty@71000000). */
-function pseriesDtb(): Uint8Array {
-  return firstKernelDtb({
-    ram: { start: 0n, size: 1n << 30n },
-    edit: (fdt) => {
-      const vdev = ensureNode(fdt, "/vdevice");
-      setU32(vdev, "#address-cells", 1);
-      setU32(vdev, "#size-cells", 0);
-      const vty = ensureNode(fdt, "/vdevice/vty@71000000");
-      setProp(vty, "compatible", stringListValue(["hvterm1"]));
-      setString(vty, "device_type", "serial");
-      setU32(vty, "reg", 0x71000000);
-      setString(ensureNode(fdt, "/chosen"), "stdout-path", "/vdevice/vty@71000000");
-    },
-  });
-}
 
 /** A ppc64el-shaped vmlinux: one PT_LOAD at p_paddr 0 (virtual 0xc000000000000000), entry at its first byte. */
 function fakePpc64Vmlinux(): Uint8Array {

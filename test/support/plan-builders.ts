@@ -2,7 +2,7 @@
 // headers, a first kernel's device tree, a VMCOREINFO note, and small
 // helpers for reading plans and their errors.
 import { isKimageError } from "../../src/core/errors.js";
-import { createFdt, ensureNode, serializeFdt, setProp, setString, setU32, u64Value, type Fdt } from "../../src/fdt/index.js";
+import { createFdt, ensureNode, serializeFdt, setProp, setString, setU32, stringListValue, u64Value, type Fdt } from "../../src/fdt/index.js";
 import type { Range, Segment } from "../../src/plan/core/memory.js";
 import type { AnyPlan } from "../../src/plan/core/types.js";
 
@@ -116,4 +116,21 @@ export async function rejectionCode(p: Promise<unknown>): Promise<string> {
   } catch (e) {
     return isKimageError(e) ? e.code : String(e);
   }
+}
+
+/** A pseries-like first kernel's tree: 1 GiB at 0, the hypervisor vterm as stdout-path (QEMU's /vdevice/vty@71000000). */
+export function pseriesDtb(): Uint8Array {
+  return firstKernelDtb({
+    ram: { start: 0n, size: 1n << 30n },
+    edit: (fdt) => {
+      const vdev = ensureNode(fdt, "/vdevice");
+      setU32(vdev, "#address-cells", 1);
+      setU32(vdev, "#size-cells", 0);
+      const vty = ensureNode(fdt, "/vdevice/vty@71000000");
+      setProp(vty, "compatible", stringListValue(["hvterm1"]));
+      setString(vty, "device_type", "serial");
+      setU32(vty, "reg", 0x71000000);
+      setString(ensureNode(fdt, "/chosen"), "stdout-path", "/vdevice/vty@71000000");
+    },
+  });
 }
