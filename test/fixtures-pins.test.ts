@@ -1,5 +1,5 @@
 // No test may pin what the Debian archive changes with every point release:
-// kernel ABI versions ("6.1.0-50-amd64", "6.12.117+deb13"), package versions,
+// kernel ABI versions (shaped like "9.8.7-65-amd64", "9.8.7+deb99"), package versions,
 // or the byte sizes of real files. Expectations about real files come from the
 // files themselves (their headers, the peer tools) or from the package name the
 // fetcher recorded in fixtures/real/manifest.json.
@@ -36,9 +36,9 @@ function testFiles(dir = TEST_DIR, out: string[] = []): string[] {
 const FLAVOURS = "amd64|arm64|arm64-16k|686|686-pae|armmp|armmp-lpae|powerpc64le|powerpc64le-64k|s390x|riscv64|loong64|cloud-amd64|cloud-arm64|rt-amd64|rt-arm64";
 /** Shapes of a Debian kernel ABI or versioned kernel package name. */
 export const PIN_PATTERNS: readonly RegExp[] = [
-  new RegExp(`\\b\\d+\\.\\d+\\.\\d+-\\d+-(?:${FLAVOURS})\\b`), // 6.1.0-50-amd64
-  /\b\d+\.\d+\.\d+\+deb\d+\b/, // 6.12.117+deb13
-  /\blinux-(?:image|binary|headers)-(?:unsigned-)?\d/, // linux-image-6.1.0-50-…
+  new RegExp(`\\b\\d+\\.\\d+\\.\\d+-\\d+-(?:${FLAVOURS})\\b`), // 9.8.7-65-amd64
+  /\b\d+\.\d+\.\d+\+deb\d+\b/, // 9.8.7+deb99
+  /\blinux-(?:image|binary|headers)-(?:unsigned-)?\d/, // linux-image-9.8.7-65-…
 ];
 
 /** The lines of `text` that match a pattern or contain a literal. */
@@ -90,11 +90,11 @@ function manifestLiterals(): Set<string> {
 describe("no test pins the archive's versions or sizes", () => {
   it("the patterns catch the pins that turned CI red (so this check can fail)", () => {
     const lits = new Set(["31165952", "0x1db8e00"]);
-    expect(findPins('const named = ["/linux-image-6.1.0-50-amd64/"];', new Set())).toHaveLength(1);
-    expect(findPins('"linux-image-6.12.107+deb13-arm64/"', new Set())).toHaveLength(1);
+    expect(findPins('const named = ["/linux-image-9.8.7-65-amd64/"];', new Set())).toHaveLength(1);
+    expect(findPins('"linux-image-9.8.7+deb99-arm64/"', new Set())).toHaveLength(1);
     expect(findPins("expect(k.bytes.length).toBe(0x1db8e00);", lits)).toHaveLength(1);
     expect(findPins("expect(n).toBe(31_165_952);", new Set(["31_165_952"]))).toHaveLength(1);
-    // Synthetic banners and unrelated numbers are fine.
+    // (The versions above are made up: a real one here would be a pin itself.) Synthetic banners and unrelated numbers are fine.
     expect(findPins('"Linux version 6.1.0-test-amd64 (builder@kimage) #1 SMP Debian 6.1.0-1"', lits)).toEqual([]);
     expect(findPins("expect(x).toBe(0x1db8e000);", lits)).toEqual([]);
   });
